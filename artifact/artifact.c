@@ -1,0 +1,558 @@
+/*
+ * Opening an artifact: index the outer tar, check what must be right
+ * before anything is shown (a tar, `version` first, a version we read),
+ * then load the small parts (manifest, header) and set up one stream per
+ * payload.  Nothing here decompresses a payload beyond its first tar
+ * header, so opening costs O(number of members).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "artifact/artifact.h"
+#include "artifact/names.h"
+
+#define VERSION_MAX_SIZE 4096
+
+/* Where each kind of member may stand; the outer tar must list them in
+ * this order (data members among themselves by number). */
+enum member_rank {
+	RANK_VERSION,
+	RANK_MANIFEST,
+	RANK_MANIFEST_SIG,
+	RANK_MANIFEST_AUGMENT,
+	RANK_HEADER,
+	RANK_HEADER_AUGMENT,
+	RANK_DATA,
+	RANK_UNKNOWN,
+};
+
+void mfs_artifact_note_malformed(struct mfs_artifact *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&a->note_lock);
+	if (!a->malformed[0]) {
+		va_start(ap, fmt);
+		vsnprintf(a->malformed, sizeof(a->malformed), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&a->note_lock);
+}
+
+/* True when name is base followed by nothing or a compression suffix. */
+static bool is_tar_member(const char *name, const char *base)
+{
+	static const char *const suffixes[] = { "", ".gz", ".xz", ".zst" };
+	size_t len = strlen(base);
+
+	if (strncmp(name, base, len) != 0)
+		return false;
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(*suffixes); i++)
+		if (strcmp(name + len, suffixes[i]) == 0)
+			return true;
+	return false;
+}
+
+/* The rank of a member name; for data members also their number. */
+static enum member_rank member_rank(const char *name, unsigned *data_index)
+{
+	unsigned n;
+	int used = 0;
+
+	if (strcmp(name, "version") == 0)
+		return RANK_VERSION;
+	if (strcmp(name, "manifest") == 0)
+		return RANK_MANIFEST;
+	if (strcmp(name, "manifest.sig") == 0)
+		return RANK_MANIFEST_SIG;
+	if (strcmp(name, "manifest-augment") == 0)
+		return RANK_MANIFEST_AUGMENT;
+	if (is_tar_member(name, "header.tar"))
+		return RANK_HEADER;
+	if (is_tar_member(name, "header-augment.tar"))
+		return RANK_HEADER_AUGMENT;
+	if (sscanf(name, "data/%4u%n", &n, &used) == 1 && used == 9 &&
+	    is_tar_member(name + used, ".tar")) {
+		*data_index = n;
+		return RANK_DATA;
+	}
+	return RANK_UNKNOWN;
+}
+
+/* Reads a small member whole; refuses one over max bytes. */
+static int read_small_member(struct mfs_artifact *a, size_t i, size_t max,
+			     uint8_t **out, size_t *len)
+{
+	const struct mfs_entry *m = &a->outer.members[i];
+	uint8_t *buf;
+	ssize_t n;
+
+	if (m->size > max)
+		return -EFBIG;
+	buf = malloc(m->size + 1);
+	if (!buf)
+		return -ENOMEM;
+	n = mfs_artifact_read_member(a, i, buf, (size_t)m->size, 0);
+	if (n != (ssize_t)m->size) {
+		free(buf);
+		return n < 0 ? (int)n : -EIO;
+	}
+	buf[m->size] = '\0';
+	*out = buf;
+	*len = (size_t)m->size;
+	return 0;
+}
+
+/* Parses `version`: {"format":"mender","version":N}.  Returns N, or a
+ * negative errno with the reason in err. */
+static int parse_version(const uint8_t *data, size_t len, char *err,
+			 size_t errlen)
+{
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *root = NULL, *format, *version;
+	int ret = -EINVAL;
+
+	if (!tok)
+		return -ENOMEM;
+	root = json_tokener_parse_ex(tok, (const char *)data, (int)len);
+	if (!root || json_tokener_get_error(tok) != json_tokener_success) {
+		snprintf(err, errlen, "version member is not valid JSON");
+		goto out;
+	}
+	if (!json_object_is_type(root, json_type_object) ||
+	    !json_object_object_get_ex(root, "format", &format) ||
+	    !json_object_is_type(format, json_type_string) ||
+	    strcmp(json_object_get_string(format), "mender") != 0) {
+		snprintf(err, errlen, "version member does not say \"format\": \"mender\"");
+		goto out;
+	}
+	if (!json_object_object_get_ex(root, "version", &version) ||
+	    !json_object_is_type(version, json_type_int)) {
+		snprintf(err, errlen, "version member has no version number");
+		goto out;
+	}
+	ret = json_object_get_int(version);
+	if (ret != 2 && ret != 3) {
+		snprintf(err, errlen, "unsupported artifact version %d "
+			 "(2 and 3 are supported)", ret);
+		ret = -ENOTSUP;
+	}
+out:
+	json_object_put(root);
+	json_tokener_free(tok);
+	return ret;
+}
+
+static int load_manifest(struct mfs_artifact *a, ssize_t member,
+			 struct mfs_manifest *m, uint8_t **raw, size_t *raw_len)
+{
+	char why[MFS_ERR_LEN];
+	uint8_t *bytes = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (member < 0)
+		return 0;
+	ret = read_small_member(a, (size_t)member, MFS_MANIFEST_MAX_SIZE,
+				&bytes, &len);
+	if (ret == -EFBIG) {
+		mfs_artifact_note_malformed(a, "%s is larger than %d bytes",
+			a->outer.members[member].name, MFS_MANIFEST_MAX_SIZE);
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	if (mfs_manifest_parse(bytes, len, m, why, sizeof(why)) < 0)
+		mfs_artifact_note_malformed(a, "%s: %s",
+			a->outer.members[member].name, why);
+	if (raw) {
+		*raw = bytes;
+		*raw_len = len;
+	} else {
+		free(bytes);
+	}
+	return 0;
+}
+
+static int load_header(struct mfs_artifact *a, ssize_t member,
+		       struct mfs_header *h)
+{
+	struct mfs_stream *s = NULL;
+	const struct mfs_entry *m;
+	char why[MFS_ERR_LEN];
+	int ret;
+
+	if (member < 0)
+		return 0;
+	m = &a->outer.members[member];
+	ret = mfs_stream_open(a->fd, m->offset, m->size, &s);
+	if (ret < 0)
+		return ret;
+	ret = mfs_header_load(s, h, why, sizeof(why));
+	mfs_stream_close(s);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret < 0)
+		mfs_artifact_note_malformed(a, "%s: %s", m->name, why);
+	return 0;
+}
+
+/* Classifies the members, checking order, duplicates and names.  Members
+ * that cannot be trusted are dropped from the m_* slots, so never shown. */
+static int classify_members(struct mfs_artifact *a)
+{
+	enum member_rank last = RANK_VERSION;
+	unsigned next_data = 0;
+
+	for (size_t i = 1; i < a->outer.count; i++) {
+		const struct mfs_entry *m = &a->outer.members[i];
+		unsigned data_index = 0;
+		enum member_rank rank = member_rank(m->name, &data_index);
+		ssize_t *slot = NULL;
+
+		if (!S_ISREG(m->mode) && rank != RANK_UNKNOWN) {
+			mfs_artifact_note_malformed(a,
+				"member %s is not a regular file", m->name);
+			continue;
+		}
+		switch (rank) {
+		case RANK_VERSION:
+			mfs_artifact_note_malformed(a, "a second version member");
+			continue;
+		case RANK_MANIFEST:
+			slot = &a->m_manifest;
+			break;
+		case RANK_MANIFEST_SIG:
+			slot = &a->m_manifest_sig;
+			break;
+		case RANK_MANIFEST_AUGMENT:
+			slot = &a->m_manifest_augment;
+			break;
+		case RANK_HEADER:
+			slot = &a->m_header;
+			break;
+		case RANK_HEADER_AUGMENT:
+			slot = &a->m_header_augment;
+			break;
+		case RANK_DATA:
+			break;
+		case RANK_UNKNOWN:
+			mfs_artifact_note_malformed(a, "unexpected member %s",
+						    m->name);
+			continue;
+		}
+		if (rank < last || (rank == last && rank != RANK_DATA))
+			mfs_artifact_note_malformed(a,
+				"member %s is out of order", m->name);
+		last = rank;
+		if (slot) {
+			if (*slot >= 0) {
+				mfs_artifact_note_malformed(a,
+					"member %s appears twice", m->name);
+				*slot = -2;	/* ambiguous: show neither */
+			} else if (*slot == -1) {
+				*slot = (ssize_t)i;
+			}
+			continue;
+		}
+		if (data_index != next_data) {
+			mfs_artifact_note_malformed(a,
+				"member %s is out of sequence", m->name);
+			continue;
+		}
+		next_data++;
+	}
+	/* -2 marked a duplicate; from here on, absent is absent. */
+	ssize_t *slots[] = { &a->m_manifest, &a->m_manifest_sig,
+			     &a->m_manifest_augment, &a->m_header,
+			     &a->m_header_augment };
+	for (size_t i = 0; i < sizeof(slots) / sizeof(*slots); i++)
+		if (*slots[i] == -2)
+			*slots[i] = -1;
+	if (a->m_manifest < 0)
+		mfs_artifact_note_malformed(a, "no manifest member");
+	if (a->m_header < 0)
+		mfs_artifact_note_malformed(a, "no header.tar member");
+	return (int)next_data;
+}
+
+static int payload_step(struct mfs_payload *p);
+
+static int setup_payloads(struct mfs_artifact *a, size_t count)
+{
+	size_t n = 0;
+
+	a->payloads = calloc(count ? count : 1, sizeof(*a->payloads));
+	if (!a->payloads)
+		return -ENOMEM;
+	for (size_t i = 1; i < a->outer.count && n < count; i++) {
+		const struct mfs_entry *m = &a->outer.members[i];
+		struct mfs_payload *p = &a->payloads[n];
+		unsigned index = 0;
+		int ret;
+
+		if (member_rank(m->name, &index) != RANK_DATA || index != n ||
+		    !S_ISREG(m->mode))
+			continue;
+		p->member = i;
+		snprintf(p->dir, sizeof(p->dir), "data/%04u", index);
+		pthread_mutex_init(&p->lock, NULL);
+		a->payload_count = ++n;
+		ret = mfs_stream_open(a->fd, m->offset, m->size, &p->stream);
+		if (ret < 0)
+			return ret;
+		ret = mfs_inner_open(p->stream, &p->walker);
+		if (ret < 0)
+			return ret;
+		/* The first entry costs one block of decoding and names the
+		 * usual single payload file; the rest is found on demand. */
+		pthread_mutex_lock(&p->lock);
+		ret = payload_step(p);
+		pthread_mutex_unlock(&p->lock);
+		if (ret == -ENOMEM)
+			return ret;
+	}
+	return 0;
+}
+
+int mfs_artifact_open(const char *path, struct mfs_artifact **out,
+		      char *err, size_t errlen)
+{
+	struct mfs_artifact *a;
+	uint8_t *version = NULL;
+	size_t version_len = 0;
+	struct stat st;
+	char why[MFS_ERR_LEN];
+	int ret, data_count;
+
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&a->note_lock, NULL);
+	a->fd = -1;
+	a->m_version = a->m_manifest = a->m_manifest_sig = -1;
+	a->m_manifest_augment = a->m_header = a->m_header_augment = -1;
+	a->path = strdup(path);
+	if (!a->path) {
+		ret = -ENOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+
+	a->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (a->fd < 0 || fstat(a->fd, &st) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s", strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		ret = -EISDIR;
+		snprintf(err, errlen, "is a directory, not an artifact");
+		goto out;
+	}
+	a->file_size = (uint64_t)st.st_size;
+	a->file_mtime = st.st_mtime;
+
+	ret = mfs_outer_index(a->fd, &a->outer, why, sizeof(why));
+	if (ret == -EINVAL && a->outer.count > 0) {
+		mfs_artifact_note_malformed(a, "%s", why);
+	} else if (ret < 0) {
+		snprintf(err, errlen, "%s", why);
+		goto out;
+	}
+	if (a->outer.count == 0) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "not a Mender artifact: empty tar archive");
+		goto out;
+	}
+	if (strcmp(a->outer.members[0].name, "version") != 0) {
+		ret = -EINVAL;
+		snprintf(err, errlen, "not a Mender artifact: first member is "
+			 "'%.64s', not 'version'", a->outer.members[0].name);
+		goto out;
+	}
+	a->m_version = 0;
+	ret = read_small_member(a, 0, VERSION_MAX_SIZE, &version, &version_len);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot read the version member: %s",
+			 ret == -EFBIG ? "too large" : strerror(-ret));
+		goto out;
+	}
+	ret = parse_version(version, version_len, err, errlen);
+	if (ret < 0)
+		goto out;
+	a->version = ret;
+
+	data_count = classify_members(a);
+	ret = load_manifest(a, a->m_manifest, &a->manifest,
+			    &a->manifest_bytes, &a->manifest_len);
+	if (ret == 0)
+		ret = load_manifest(a, a->m_manifest_augment,
+				    &a->manifest_augment, NULL, NULL);
+	if (ret == 0)
+		ret = load_header(a, a->m_header, &a->header);
+	if (ret == 0)
+		ret = load_header(a, a->m_header_augment, &a->header_augment);
+	if (ret == 0)
+		ret = setup_payloads(a, (size_t)data_count);
+	if (ret < 0) {
+		snprintf(err, errlen, "%s", strerror(-ret));
+		goto out;
+	}
+	ret = 0;
+out:
+	free(version);
+	if (ret < 0) {
+		mfs_artifact_close(a);
+		return ret;
+	}
+	*out = a;
+	return 0;
+}
+
+void mfs_artifact_close(struct mfs_artifact *a)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < a->payload_count; i++) {
+		struct mfs_payload *p = &a->payloads[i];
+
+		mfs_inner_close(p->walker);
+		mfs_stream_close(p->stream);
+		for (size_t j = 0; j < p->count; j++)
+			mfs_entry_destroy(&p->entries[j]);
+		free(p->entries);
+		pthread_mutex_destroy(&p->lock);
+	}
+	free(a->payloads);
+	mfs_header_destroy(&a->header_augment);
+	mfs_header_destroy(&a->header);
+	mfs_manifest_destroy(&a->manifest_augment);
+	mfs_manifest_destroy(&a->manifest);
+	free(a->manifest_bytes);
+	mfs_outer_destroy(&a->outer);
+	if (a->fd >= 0)
+		close(a->fd);
+	free(a->path);
+	pthread_mutex_destroy(&a->note_lock);
+	free(a);
+}
+
+ssize_t mfs_artifact_read_member(struct mfs_artifact *a, size_t i, void *buf,
+				 size_t len, uint64_t off)
+{
+	const struct mfs_entry *m = &a->outer.members[i];
+	size_t done = 0;
+
+	if (off >= m->size)
+		return 0;
+	if (len > m->size - off)
+		len = (size_t)(m->size - off);
+	while (done < len) {
+		ssize_t n = pread(a->fd, (uint8_t *)buf + done, len - done,
+				  (off_t)(m->offset + off + done));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;	/* the file shrank under us */
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+/* Reads one more entry of the payload tar.  Called with p->lock held.
+ * Returns 1 with the entry appended, 0 at the end, or a negative errno. */
+static int payload_step(struct mfs_payload *p)
+{
+	struct mfs_entry e;
+	int ret;
+
+	if (p->walk_done)
+		return p->walk_error;
+	if (p->count >= MFS_PAYLOAD_MAX_ENTRIES) {
+		ret = -EFBIG;
+		goto done;
+	}
+	ret = mfs_inner_next(p->walker, &e);
+	if (ret <= 0)
+		goto done;
+	if (p->count == p->capacity) {
+		size_t cap = p->capacity ? p->capacity * 2 : 16;
+		struct mfs_entry *entries = realloc(p->entries,
+						    cap * sizeof(*entries));
+		if (!entries) {
+			mfs_entry_destroy(&e);
+			return -ENOMEM;	/* not the tar's fault: may retry */
+		}
+		p->entries = entries;
+		p->capacity = cap;
+	}
+	p->entries[p->count++] = e;
+	return 1;
+done:
+	p->walk_done = true;
+	p->walk_error = ret;
+	mfs_inner_close(p->walker);
+	p->walker = NULL;
+	return ret;
+}
+
+int mfs_payload_find(struct mfs_payload *p, const char *name,
+		     struct mfs_entry *e)
+{
+	size_t i = 0;
+	int ret = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		for (; i < p->count; i++) {
+			if (strcmp(p->entries[i].name, name) == 0) {
+				*e = p->entries[i];
+				ret = 1;
+				goto out;
+			}
+		}
+		ret = payload_step(p);
+		if (ret <= 0)
+			goto out;
+	}
+out:
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+int mfs_payload_walk_all(struct mfs_payload *p)
+{
+	int ret;
+
+	pthread_mutex_lock(&p->lock);
+	while ((ret = payload_step(p)) == 1)
+		;
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+int mfs_payload_entry(struct mfs_payload *p, size_t i, struct mfs_entry *e)
+{
+	int found = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (i < p->count) {
+		*e = p->entries[i];
+		found = 1;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return found;
+}

@@ -1,0 +1,106 @@
+/*
+ * An opened artifact: the outer member table, the parsed version and
+ * manifest, the header files in memory, and one seekable stream per
+ * payload whose entries are discovered as they are needed.
+ *
+ * Opening checks what a user must hear about before anything is mounted
+ * (not a tar, no version first, unsupported version).  Problems that
+ * still leave something worth showing (an unsafe name, a missing member,
+ * a bad manifest line) do not fail the open: they are noted in
+ * `malformed` for the verification report, and the offending names are
+ * simply not exposed.
+ */
+#ifndef MFS_ARTIFACT_H
+#define MFS_ARTIFACT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "artifact/header.h"
+#include "artifact/inner.h"
+#include "artifact/manifest.h"
+#include "artifact/outer.h"
+#include "artifact/stream.h"
+
+#define MFS_ERR_LEN 512
+
+/* Upper bound on entries in one payload tar. */
+#define MFS_PAYLOAD_MAX_ENTRIES (1024 * 1024)
+
+/* One data/NNNN.tar* member and what is known of its files so far. */
+struct mfs_payload {
+	size_t member;			/* index in outer.members */
+	char dir[16];			/* "data/0000" */
+	struct mfs_stream *stream;
+
+	pthread_mutex_t lock;		/* guards everything below */
+	struct mfs_inner *walker;	/* NULL once the walk ended */
+	struct mfs_entry *entries;	/* in tar order, as discovered */
+	size_t count, capacity;
+	bool walk_done;
+	int walk_error;			/* negative errno, or 0 */
+};
+
+struct mfs_artifact {
+	char *path;
+	int fd;
+	uint64_t file_size;
+	int64_t file_mtime;
+	int version;			/* 2 or 3 */
+
+	struct mfs_outer outer;
+	/* Indexes into outer.members, or -1 when absent. */
+	ssize_t m_version, m_manifest, m_manifest_sig, m_manifest_augment;
+	ssize_t m_header, m_header_augment;
+
+	uint8_t *manifest_bytes;	/* raw, as signed */
+	size_t manifest_len;
+	struct mfs_manifest manifest;
+	struct mfs_manifest manifest_augment;
+
+	struct mfs_header header;
+	struct mfs_header header_augment;
+
+	struct mfs_payload *payloads;
+	size_t payload_count;
+
+	/* The first structural problem found, for the verification report;
+	 * empty when none.  Payload walks may add one later: note_lock. */
+	pthread_mutex_t note_lock;
+	char malformed[MFS_ERR_LEN];
+};
+
+/* Opens and indexes path.  Returns 0, or a negative errno with a one-line
+ * reason (without the file name) in err. */
+int mfs_artifact_open(const char *path, struct mfs_artifact **out,
+		      char *err, size_t errlen);
+
+/* Accepts NULL. */
+void mfs_artifact_close(struct mfs_artifact *a);
+
+/* Reads the raw bytes of outer member i. */
+ssize_t mfs_artifact_read_member(struct mfs_artifact *a, size_t i, void *buf,
+				 size_t len, uint64_t off);
+
+/* Looks up a payload file by its name inside the payload tar, walking the
+ * tar as far as needed.  Copies the entry into *e (its name borrowed from
+ * the payload, valid for the artifact's life).  Returns 1 when found, 0
+ * when the tar has no such file, or a negative errno. */
+int mfs_payload_find(struct mfs_payload *p, const char *name,
+		     struct mfs_entry *e);
+
+/* Walks the payload tar to its end.  Returns 0, or a negative errno when
+ * the tar is broken (the entries before the break stay known). */
+int mfs_payload_walk_all(struct mfs_payload *p);
+
+/* Entry i of those discovered so far, copied into *e with its name
+ * borrowed.  Returns 1, or 0 when fewer than i + 1 are known. */
+int mfs_payload_entry(struct mfs_payload *p, size_t i, struct mfs_entry *e);
+
+/* Records a structural problem (the first one wins). */
+void mfs_artifact_note_malformed(struct mfs_artifact *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

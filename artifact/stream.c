@@ -1,0 +1,299 @@
+/*
+ * A seekable view of a compressed byte range, served by a small pool of
+ * positioned decoders ("cursors").
+ *
+ * A request takes the idle cursor closest below its offset, decodes
+ * forward to the offset (discarding), then into the caller's buffer.  A
+ * sequential reader therefore continues one live decoder, parallel
+ * readers each keep their own, and only a read behind every cursor
+ * restarts one from the start of the range.  The lock is held only to pick
+ * and return a cursor, never while decoding.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "artifact/decoder_i.h"
+#include "artifact/stream.h"
+
+#define STREAM_CURSORS		4
+#define STREAM_INPUT_SIZE	(256 * 1024)
+#define STREAM_DISCARD_SIZE	(64 * 1024)
+
+struct cursor {
+	void *decoder;		/* NULL until first used */
+	uint8_t *input;		/* compressed bytes read, not yet decoded */
+	size_t input_pos, input_len;
+	uint64_t input_off;	/* range offset of the next compressed read */
+	uint64_t pos;		/* decompressed offset of the next byte out */
+	uint8_t *discard;	/* scratch for decoding up to an offset */
+	bool ended;
+	bool busy;
+	uint64_t last_used;
+};
+
+struct mfs_stream {
+	int fd;
+	uint64_t offset, size;
+	enum mfs_compression compression;
+	const struct mfs_decoder_ops *ops;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cursor_returned;
+	struct cursor cursors[STREAM_CURSORS];
+	uint64_t clock;
+	int64_t total;		/* decompressed size, -1 until known */
+};
+
+static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (uint8_t *)buf + done, len - done,
+				  (off_t)(off + done));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int mfs_stream_open(int fd, uint64_t offset, uint64_t size,
+		    struct mfs_stream **out)
+{
+	uint8_t head[8];
+	struct mfs_stream *s;
+	ssize_t n;
+
+	n = pread_full(fd, head, size < sizeof(head) ? size : sizeof(head),
+		       offset);
+	if (n < 0)
+		return (int)n;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fd = fd;
+	s->offset = offset;
+	s->size = size;
+	s->compression = mfs_compression_detect(head, (size_t)n);
+	s->ops = mfs_decoder_for(s->compression);
+	s->total = s->compression == MFS_COMPRESSION_NONE ? (int64_t)size : -1;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cursor_returned, NULL);
+	*out = s;
+	return 0;
+}
+
+static void cursor_release(const struct mfs_stream *s, struct cursor *c)
+{
+	if (c->decoder)
+		s->ops->destroy(c->decoder);
+	free(c->input);
+	free(c->discard);
+	memset(c, 0, sizeof(*c));
+}
+
+void mfs_stream_close(struct mfs_stream *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < STREAM_CURSORS; i++)
+		cursor_release(s, &s->cursors[i]);
+	pthread_cond_destroy(&s->cursor_returned);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+enum mfs_compression mfs_stream_compression(const struct mfs_stream *s)
+{
+	return s->compression;
+}
+
+int64_t mfs_stream_size(struct mfs_stream *s)
+{
+	int64_t total;
+
+	pthread_mutex_lock(&s->lock);
+	total = s->total;
+	pthread_mutex_unlock(&s->lock);
+	return total;
+}
+
+/* Puts the cursor at the start of the range, allocating on first use. */
+static int cursor_rewind(const struct mfs_stream *s, struct cursor *c)
+{
+	int ret;
+
+	if (!c->input) {
+		c->input = malloc(STREAM_INPUT_SIZE);
+		c->discard = malloc(STREAM_DISCARD_SIZE);
+		if (!c->input || !c->discard)
+			return -ENOMEM;
+	}
+	if (!c->decoder)
+		ret = s->ops->create(&c->decoder);
+	else
+		ret = s->ops->reset(c->decoder);
+	if (ret < 0)
+		return ret;
+	c->input_pos = c->input_len = 0;
+	c->input_off = 0;
+	c->pos = 0;
+	c->ended = false;
+	return 0;
+}
+
+/* Decodes up to len bytes into buf.  Returns the count (0 at the end of
+ * the stream) or a negative errno. */
+static ssize_t cursor_decode(const struct mfs_stream *s, struct cursor *c,
+			     uint8_t *buf, size_t len)
+{
+	uint8_t *out = buf;
+	size_t out_len = len;
+
+	while (out_len > 0 && !c->ended) {
+		const uint8_t *in;
+		size_t in_len, before_in, before_out;
+		int ret;
+
+		if (c->input_pos == c->input_len && c->input_off < s->size) {
+			uint64_t left = s->size - c->input_off;
+			size_t want = left < STREAM_INPUT_SIZE ?
+				      (size_t)left : STREAM_INPUT_SIZE;
+			ssize_t n = pread_full(s->fd, c->input, want,
+					       s->offset + c->input_off);
+			if (n < 0)
+				return n;
+			if (n == 0)	/* the file shrank under us */
+				return -EIO;
+			c->input_pos = 0;
+			c->input_len = (size_t)n;
+			c->input_off += (uint64_t)n;
+		}
+
+		in = c->input + c->input_pos;
+		in_len = before_in = c->input_len - c->input_pos;
+		before_out = out_len;
+		ret = s->ops->decode(c->decoder, &in, &in_len, &out, &out_len);
+		if (ret < 0)
+			return ret;
+		c->input_pos += before_in - in_len;
+		if (ret == MFS_DECODE_END) {
+			c->ended = true;
+			break;
+		}
+		if (in_len == before_in && out_len == before_out) {
+			bool exhausted = c->input_pos == c->input_len &&
+					 c->input_off == s->size;
+			/* No progress: either the data is over, cleanly or
+			 * cut short, or the decoder is stuck on bad input. */
+			if (exhausted && s->ops->at_end(c->decoder))
+				c->ended = true;
+			else
+				return -EIO;
+		}
+	}
+	c->pos += len - out_len;
+	return (ssize_t)(len - out_len);
+}
+
+/* Takes the idle cursor best placed for off, waiting while all are busy.
+ * Called with the lock held. */
+static struct cursor *cursor_take(struct mfs_stream *s, uint64_t off)
+{
+	for (;;) {
+		struct cursor *best = NULL, *oldest = NULL;
+
+		for (size_t i = 0; i < STREAM_CURSORS; i++) {
+			struct cursor *c = &s->cursors[i];
+
+			if (c->busy)
+				continue;
+			if (c->decoder && c->pos <= off && !c->ended &&
+			    (!best || c->pos > best->pos))
+				best = c;
+			if (!oldest || c->last_used < oldest->last_used)
+				oldest = c;
+		}
+		if (!best && oldest) {
+			/* Rewound outside the lock by the caller. */
+			oldest->pos = UINT64_MAX;
+			best = oldest;
+		}
+		if (best) {
+			best->busy = true;
+			return best;
+		}
+		pthread_cond_wait(&s->cursor_returned, &s->lock);
+	}
+}
+
+static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
+				    size_t len, uint64_t off)
+{
+	struct cursor *c;
+	ssize_t ret = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->total >= 0 && off >= (uint64_t)s->total) {
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	c = cursor_take(s, off);
+	pthread_mutex_unlock(&s->lock);
+
+	if (c->pos == UINT64_MAX) {
+		ret = cursor_rewind(s, c);
+		if (ret < 0)
+			goto out;
+	}
+	while (c->pos < off) {
+		uint64_t gap = off - c->pos;
+		size_t step = gap < STREAM_DISCARD_SIZE ?
+			      (size_t)gap : STREAM_DISCARD_SIZE;
+
+		ret = cursor_decode(s, c, c->discard, step);
+		if (ret <= 0)
+			goto out;
+	}
+	ret = cursor_decode(s, c, buf, len);
+out:
+	pthread_mutex_lock(&s->lock);
+	if (ret < 0) {
+		/* A failed decoder is in no known state: start over next time. */
+		c->pos = UINT64_MAX;
+		c->ended = false;
+	} else if (c->ended) {
+		s->total = (int64_t)c->pos;
+	}
+	c->busy = false;
+	c->last_used = ++s->clock;
+	pthread_cond_signal(&s->cursor_returned);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+ssize_t mfs_stream_pread(struct mfs_stream *s, void *buf, size_t len,
+			 uint64_t off)
+{
+	if (len == 0)
+		return 0;
+	if (s->compression == MFS_COMPRESSION_NONE) {
+		if (off >= s->size)
+			return 0;
+		if (len > s->size - off)
+			len = (size_t)(s->size - off);
+		return pread_full(s->fd, buf, len, s->offset + off);
+	}
+	return stream_pread_decoded(s, buf, len, off);
+}

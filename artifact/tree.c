@@ -1,0 +1,638 @@
+/*
+ * The directory tree of a mount, as a table of nodes indexed by inode - 1.
+ *
+ * Payload files are the only nodes that change after the build: listed in
+ * the manifest they start unresolved, and learn their offset and size when
+ * the payload walk reaches them; files the tar holds beyond the manifest
+ * are added when the walk finds them.  A read-write lock guards the table;
+ * it is never held across decompression.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "artifact/names.h"
+#include "artifact/tree.h"
+
+enum node_kind {
+	NODE_DIR,
+	NODE_MEMBER,		/* raw bytes of an outer member */
+	NODE_BLOB,		/* a header file, in memory */
+	NODE_PAYLOAD,		/* a file inside a payload tar */
+	NODE_SIGNATURE,		/* virtual: the text of manifest.sig */
+};
+
+/* Payload node states besides a negative errno. */
+#define PAYLOAD_UNRESOLVED	0
+#define PAYLOAD_RESOLVED	1
+
+struct node {
+	char *name;
+	uint64_t parent;
+	enum node_kind kind;
+	mode_t perm;
+	int64_t mtime;
+	uint64_t size;
+
+	uint64_t *children;
+	size_t child_count, child_capacity;
+
+	size_t member;			/* NODE_MEMBER */
+	const struct mfs_blob *blob;	/* NODE_BLOB */
+	size_t payload;			/* NODE_PAYLOAD */
+	char *entry_name;		/* NODE_PAYLOAD: its name in the tar */
+	int state;			/* NODE_PAYLOAD */
+	uint64_t offset;		/* NODE_PAYLOAD, once resolved */
+};
+
+struct mfs_tree {
+	struct mfs_artifact *artifact;
+	pthread_rwlock_t lock;
+	struct node *nodes;
+	size_t count, capacity;
+	size_t *payload_synced;		/* entries already turned into nodes */
+};
+
+static struct node *node_at(struct mfs_tree *t, uint64_t ino)
+{
+	if (ino < 1 || ino > t->count)
+		return NULL;
+	return &t->nodes[ino - 1];
+}
+
+static uint64_t child_named(struct mfs_tree *t, uint64_t dir, const char *name,
+			    size_t len)
+{
+	struct node *d = node_at(t, dir);
+
+	for (size_t i = 0; i < d->child_count; i++) {
+		const char *n = t->nodes[d->children[i] - 1].name;
+
+		if (strncmp(n, name, len) == 0 && n[len] == '\0')
+			return d->children[i];
+	}
+	return 0;
+}
+
+/* Appends a node under dir; returns its inode, or 0 without memory.  The
+ * table may move: pointers into it are stale afterwards. */
+static uint64_t node_add(struct mfs_tree *t, uint64_t dir, const char *name,
+			 size_t len, enum node_kind kind)
+{
+	struct node *n, *d;
+	uint64_t ino;
+
+	if (t->count == t->capacity) {
+		size_t cap = t->capacity ? t->capacity * 2 : 64;
+		struct node *nodes = realloc(t->nodes, cap * sizeof(*nodes));
+
+		if (!nodes)
+			return 0;
+		t->nodes = nodes;
+		t->capacity = cap;
+	}
+	n = &t->nodes[t->count];
+	memset(n, 0, sizeof(*n));
+	n->name = strndup(name, len);
+	if (!n->name)
+		return 0;
+	n->parent = dir ? dir : MFS_TREE_ROOT;
+	n->kind = kind;
+	n->perm = kind == NODE_DIR ? 0555 : 0444;
+	n->mtime = t->artifact->file_mtime;
+	ino = ++t->count;
+
+	if (dir) {
+		d = node_at(t, dir);
+		if (d->child_count == d->child_capacity) {
+			size_t cap = d->child_capacity ? d->child_capacity * 2 : 8;
+			uint64_t *c = realloc(d->children, cap * sizeof(*c));
+
+			if (!c) {
+				free(t->nodes[--t->count].name);
+				return 0;
+			}
+			d->children = c;
+			d->child_capacity = cap;
+		}
+		d->children[d->child_count++] = ino;
+	}
+	return ino;
+}
+
+/* Adds the file at path (relative to dir), creating the directories on
+ * the way.  Returns the new inode, -EEXIST when the path is taken (or runs
+ * through a file), or -ENOMEM.  The caller has checked path is safe. */
+static int64_t path_add(struct mfs_tree *t, uint64_t dir, const char *path,
+			enum node_kind kind)
+{
+	const char *p = path, *slash;
+
+	while ((slash = strchr(p, '/'))) {
+		uint64_t sub = child_named(t, dir, p, (size_t)(slash - p));
+
+		if (!sub)
+			sub = node_add(t, dir, p, (size_t)(slash - p), NODE_DIR);
+		if (!sub)
+			return -ENOMEM;
+		if (node_at(t, sub)->kind != NODE_DIR)
+			return -EEXIST;
+		dir = sub;
+		p = slash + 1;
+	}
+	uint64_t ino;
+
+	if (child_named(t, dir, p, strlen(p)))
+		return -EEXIST;
+	ino = node_add(t, dir, p, strlen(p), kind);
+	return ino ? (int64_t)ino : -ENOMEM;
+}
+
+/* Like path_add for directories, but an existing directory is fine. */
+static int64_t dir_add(struct mfs_tree *t, uint64_t dir, const char *path)
+{
+	int64_t ino = path_add(t, dir, path, NODE_DIR);
+	const char *base;
+	uint64_t parent = dir;
+
+	if (ino != -EEXIST)
+		return ino;
+	/* Find what is there; a file in the way is still a conflict. */
+	for (base = path; strchr(base, '/'); base = strchr(base, '/') + 1)
+		parent = child_named(t, parent, base,
+				     (size_t)(strchr(base, '/') - base));
+	ino = (int64_t)child_named(t, parent, base, strlen(base));
+	return node_at(t, (uint64_t)ino)->kind == NODE_DIR ? ino : -EEXIST;
+}
+
+static int add_member(struct mfs_tree *t, ssize_t index)
+{
+	const struct mfs_entry *m;
+	struct node *n;
+	int64_t ino;
+
+	if (index < 0)
+		return 0;
+	m = &t->artifact->outer.members[index];
+	ino = path_add(t, MFS_TREE_ROOT, m->name, NODE_MEMBER);
+	if (ino < 0)
+		return ino == -EEXIST ? 0 : (int)ino;
+	n = node_at(t, (uint64_t)ino);
+	n->member = (size_t)index;
+	n->perm &= m->mode;
+	n->mtime = m->mtime;
+	n->size = m->size;
+	return 0;
+}
+
+static int add_header(struct mfs_tree *t, const char *dir_name,
+		      const struct mfs_header *h)
+{
+	int64_t dir = dir_add(t, MFS_TREE_ROOT, dir_name);
+
+	if (dir < 0)
+		return (int)dir;
+	for (size_t i = 0; i < h->count; i++) {
+		const struct mfs_blob *b = &h->files[i];
+		struct node *n;
+		int64_t ino;
+
+		if (!mfs_name_is_safe(b->name)) {
+			mfs_artifact_note_malformed(t->artifact,
+				"%s/: unsafe name not shown", dir_name);
+			continue;
+		}
+		ino = path_add(t, (uint64_t)dir, b->name, NODE_BLOB);
+		if (ino == -EEXIST) {
+			mfs_artifact_note_malformed(t->artifact,
+				"%s/%s appears twice", dir_name, b->name);
+			continue;
+		}
+		if (ino < 0)
+			return (int)ino;
+		n = node_at(t, (uint64_t)ino);
+		n->blob = b;
+		n->perm &= b->mode;
+		n->mtime = b->mtime;
+		n->size = b->size;
+	}
+	return 0;
+}
+
+/* Adds an unresolved payload file node for the tar entry name. */
+static int64_t payload_add(struct mfs_tree *t, uint64_t dir, size_t p,
+			   const char *name)
+{
+	int64_t ino = path_add(t, dir, name, NODE_PAYLOAD);
+	struct node *n;
+
+	if (ino < 0)
+		return ino;
+	n = node_at(t, (uint64_t)ino);
+	n->payload = p;
+	n->entry_name = strdup(name);
+	return n->entry_name ? ino : -ENOMEM;
+}
+
+/* Adds the unresolved payload files that a manifest lists for payload p. */
+static int add_listed_payload_files(struct mfs_tree *t, size_t p,
+				    uint64_t dir, const struct mfs_manifest *m)
+{
+	const char *prefix = t->artifact->payloads[p].dir;
+	size_t prefix_len = strlen(prefix);
+
+	for (size_t i = 0; i < m->count; i++) {
+		const char *name = m->lines[i].name;
+		int64_t ino;
+
+		if (strncmp(name, prefix, prefix_len) != 0 ||
+		    name[prefix_len] != '/')
+			continue;
+		name += prefix_len + 1;
+		if (!mfs_name_is_safe(name))
+			continue;	/* the walk reports it if the tar has it */
+		ino = payload_add(t, dir, p, name);
+		if (ino == -EEXIST)
+			continue;
+		if (ino < 0)
+			return (int)ino;
+	}
+	return 0;
+}
+
+/* Turns the payload entries the walk found since the last call into
+ * nodes.  Called with the write lock held. */
+static int sync_payload(struct mfs_tree *t, size_t p)
+{
+	struct mfs_payload *pl = &t->artifact->payloads[p];
+	struct mfs_entry e;
+	uint64_t dir;
+
+	dir = child_named(t, MFS_TREE_ROOT, "data", 4);
+	dir = dir ? child_named(t, dir, pl->dir + 5, strlen(pl->dir + 5)) : 0;
+	if (!dir)
+		return -ENOENT;
+	while (mfs_payload_entry(pl, t->payload_synced[p], &e)) {
+		uint64_t ino = 0;
+		const char *slash, *base;
+		uint64_t parent = dir;
+		struct node *n;
+
+		t->payload_synced[p]++;
+		if (!mfs_name_is_safe(e.name)) {
+			mfs_artifact_note_malformed(t->artifact,
+				"%s: unsafe name not shown", pl->dir);
+			continue;
+		}
+		if (S_ISDIR(e.mode)) {
+			if (dir_add(t, dir, e.name) == -ENOMEM)
+				return -ENOMEM;
+			continue;
+		}
+		if (!S_ISREG(e.mode)) {
+			mfs_artifact_note_malformed(t->artifact,
+				"%s/%s is not a regular file; not shown",
+				pl->dir, e.name);
+			continue;
+		}
+		/* Find the node the manifest made, if any. */
+		for (base = e.name; parent && (slash = strchr(base, '/'));
+		     base = slash + 1)
+			parent = child_named(t, parent, base,
+					     (size_t)(slash - base));
+		if (parent)
+			ino = child_named(t, parent, base, strlen(base));
+		if (!ino) {
+			int64_t added = payload_add(t, dir, p, e.name);
+
+			if (added == -ENOMEM)
+				return -ENOMEM;
+			if (added < 0) {
+				mfs_artifact_note_malformed(t->artifact,
+					"%s/%s clashes with a directory",
+					pl->dir, e.name);
+				continue;
+			}
+			ino = (uint64_t)added;
+		}
+		n = node_at(t, ino);
+		if (n->kind != NODE_PAYLOAD) {
+			mfs_artifact_note_malformed(t->artifact,
+				"%s/%s clashes with a directory", pl->dir, e.name);
+			continue;
+		}
+		if (n->state != PAYLOAD_UNRESOLVED) {
+			/* Two entries, one name: which one a tool extracts
+			 * differs, so serve neither. */
+			mfs_artifact_note_malformed(t->artifact,
+				"%s/%s appears twice", pl->dir, e.name);
+			n->state = -EIO;
+			continue;
+		}
+		n->state = PAYLOAD_RESOLVED;
+		n->offset = e.offset;
+		n->size = e.size;
+		n->perm &= e.mode;
+		n->mtime = e.mtime;
+	}
+	return 0;
+}
+
+static int sync_all_payloads(struct mfs_tree *t)
+{
+	int ret = 0;
+
+	pthread_rwlock_wrlock(&t->lock);
+	for (size_t p = 0; p < t->artifact->payload_count && ret == 0; p++)
+		ret = sync_payload(t, p);
+	pthread_rwlock_unlock(&t->lock);
+	return ret;
+}
+
+static int tree_populate(struct mfs_tree *t)
+{
+	struct mfs_artifact *a = t->artifact;
+	ssize_t members[] = { a->m_version, a->m_manifest, a->m_manifest_sig,
+			      a->m_manifest_augment, a->m_header,
+			      a->m_header_augment };
+	int64_t ino;
+	int ret = 0;
+
+	if (!node_add(t, 0, "", 0, NODE_DIR))
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(members) / sizeof(*members) && !ret; i++)
+		ret = add_member(t, members[i]);
+	for (size_t p = 0; p < a->payload_count && !ret; p++)
+		ret = add_member(t, (ssize_t)a->payloads[p].member);
+	if (!ret && a->m_header >= 0)
+		ret = add_header(t, "header", &a->header);
+	if (!ret && a->m_header_augment >= 0)
+		ret = add_header(t, "header-augment", &a->header_augment);
+	for (size_t p = 0; p < a->payload_count && !ret; p++) {
+		ino = dir_add(t, MFS_TREE_ROOT, a->payloads[p].dir);
+		if (ino < 0)
+			return (int)ino;
+		ret = add_listed_payload_files(t, p, (uint64_t)ino, &a->manifest);
+		if (!ret)
+			ret = add_listed_payload_files(t, p, (uint64_t)ino,
+						       &a->manifest_augment);
+		if (!ret)
+			ret = sync_payload(t, p);
+	}
+	if (ret)
+		return ret;
+	ino = path_add(t, MFS_TREE_ROOT, MFS_SIGNATURE_NAME, NODE_SIGNATURE);
+	if (ino < 0)
+		return (int)ino;
+	if (a->m_manifest_sig >= 0)
+		node_at(t, (uint64_t)ino)->size =
+			a->outer.members[a->m_manifest_sig].size;
+	return 0;
+}
+
+int mfs_tree_build(struct mfs_artifact *a, struct mfs_tree **out)
+{
+	struct mfs_tree *t = calloc(1, sizeof(*t));
+	int ret;
+
+	if (!t)
+		return -ENOMEM;
+	t->artifact = a;
+	pthread_rwlock_init(&t->lock, NULL);
+	t->payload_synced = calloc(a->payload_count + 1,
+				   sizeof(*t->payload_synced));
+	ret = t->payload_synced ? tree_populate(t) : -ENOMEM;
+	if (ret < 0) {
+		mfs_tree_destroy(t);
+		return ret;
+	}
+	*out = t;
+	return 0;
+}
+
+void mfs_tree_destroy(struct mfs_tree *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->count; i++) {
+		free(t->nodes[i].name);
+		free(t->nodes[i].entry_name);
+		free(t->nodes[i].children);
+	}
+	free(t->nodes);
+	free(t->payload_synced);
+	pthread_rwlock_destroy(&t->lock);
+	free(t);
+}
+
+/* Makes a payload node's offset and size known, walking its tar as far as
+ * needed.  Returns 0 or a negative errno (-ENOENT: the tar lacks it). */
+static int resolve_payload(struct mfs_tree *t, uint64_t ino)
+{
+	struct mfs_payload *pl;
+	const char *entry_name;
+	struct mfs_entry e;
+	int state, found;
+	struct node *n;
+
+	pthread_rwlock_rdlock(&t->lock);
+	n = node_at(t, ino);
+	state = n->state;
+	pl = &t->artifact->payloads[n->payload];
+	entry_name = n->entry_name;	/* heap string: stable while we walk */
+	pthread_rwlock_unlock(&t->lock);
+	if (state != PAYLOAD_UNRESOLVED)
+		return state < 0 ? state : 0;
+
+	found = mfs_payload_find(pl, entry_name, &e);
+	pthread_rwlock_wrlock(&t->lock);
+	if (sync_payload(t, (size_t)(pl - t->artifact->payloads)) == -ENOMEM)
+		found = -ENOMEM;
+	n = node_at(t, ino);
+	if (n->state == PAYLOAD_UNRESOLVED && found == 0)
+		n->state = -ENOENT;	/* listed, but not in the tar */
+	else if (n->state == PAYLOAD_UNRESOLVED && found < 0 && found != -ENOMEM)
+		n->state = -EIO;	/* the tar breaks before it */
+	state = n->state;
+	pthread_rwlock_unlock(&t->lock);
+	if (found == -ENOMEM)
+		return -ENOMEM;
+	return state < 0 ? state : 0;
+}
+
+int mfs_tree_lookup(struct mfs_tree *t, uint64_t dir, const char *name,
+		    uint64_t *ino)
+{
+	struct node *d;
+	uint64_t found = 0;
+	int ret = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	d = node_at(t, dir);
+	if (!d)
+		ret = -ENOENT;
+	else if (d->kind != NODE_DIR)
+		ret = -ENOTDIR;
+	else
+		found = child_named(t, dir, name, strlen(name));
+	pthread_rwlock_unlock(&t->lock);
+	if (ret == 0 && !found) {
+		/* A walk may have found it since the last listing. */
+		sync_all_payloads(t);
+		pthread_rwlock_rdlock(&t->lock);
+		found = child_named(t, dir, name, strlen(name));
+		pthread_rwlock_unlock(&t->lock);
+	}
+	if (ret == 0 && !found)
+		ret = -ENOENT;
+	if (ret == 0)
+		*ino = found;
+	return ret;
+}
+
+int mfs_tree_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st)
+{
+	struct node *n;
+	int ret = 0;
+
+	pthread_rwlock_rdlock(&t->lock);
+	n = node_at(t, ino);
+	if (!n)
+		ret = -ENOENT;
+	else if (n->kind == NODE_PAYLOAD && n->state != PAYLOAD_RESOLVED)
+		ret = 1;
+	pthread_rwlock_unlock(&t->lock);
+	if (ret == 1)
+		ret = resolve_payload(t, ino);
+	if (ret < 0)
+		return ret;
+
+	memset(st, 0, sizeof(*st));
+	pthread_rwlock_rdlock(&t->lock);
+	n = node_at(t, ino);
+	st->st_ino = ino;
+	st->st_mode = n->perm | (n->kind == NODE_DIR ? S_IFDIR : S_IFREG);
+	st->st_nlink = n->kind == NODE_DIR ? 2 : 1;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_size = n->kind == NODE_DIR ? 0 : (off_t)n->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
+	st->st_mtime = st->st_ctime = st->st_atime = (time_t)n->mtime;
+	pthread_rwlock_unlock(&t->lock);
+	return 0;
+}
+
+int mfs_tree_child(struct mfs_tree *t, uint64_t dir, size_t i, uint64_t *ino,
+		   mode_t *type, char *name)
+{
+	struct node *d;
+	int ret = 0;
+
+	if (i == 0)
+		sync_all_payloads(t);
+	pthread_rwlock_rdlock(&t->lock);
+	d = node_at(t, dir);
+	if (!d) {
+		ret = -ENOENT;
+	} else if (d->kind != NODE_DIR) {
+		ret = -ENOTDIR;
+	} else if (i < d->child_count) {
+		*ino = d->children[i];
+		*type = t->nodes[*ino - 1].kind == NODE_DIR ? S_IFDIR : S_IFREG;
+		strncpy(name, t->nodes[*ino - 1].name, NAME_MAX);
+		name[NAME_MAX] = '\0';
+		ret = 1;
+	}
+	pthread_rwlock_unlock(&t->lock);
+	return ret;
+}
+
+static ssize_t read_payload(struct mfs_tree *t, uint64_t ino, uint8_t *buf,
+			    size_t len, uint64_t off)
+{
+	struct mfs_stream *stream;
+	uint64_t offset, size;
+	size_t done = 0;
+	struct node *n;
+	int ret;
+
+	ret = resolve_payload(t, ino);
+	if (ret < 0)
+		return ret;
+	pthread_rwlock_rdlock(&t->lock);
+	n = node_at(t, ino);
+	stream = t->artifact->payloads[n->payload].stream;
+	offset = n->offset;
+	size = n->size;
+	pthread_rwlock_unlock(&t->lock);
+
+	if (off >= size)
+		return 0;
+	if (len > size - off)
+		len = (size_t)(size - off);
+	while (done < len) {
+		ssize_t got = mfs_stream_pread(stream, buf + done, len - done,
+					       offset + off + done);
+		if (got < 0)
+			return done ? (ssize_t)done : got;
+		if (got == 0)	/* the stream ends inside the file */
+			return done ? (ssize_t)done : -EIO;
+		done += (size_t)got;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t mfs_tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len,
+		      uint64_t off)
+{
+	struct mfs_artifact *a = t->artifact;
+	enum node_kind kind;
+	const struct mfs_blob *blob;
+	size_t member;
+	struct node *n;
+
+	pthread_rwlock_rdlock(&t->lock);
+	n = node_at(t, ino);
+	if (!n) {
+		pthread_rwlock_unlock(&t->lock);
+		return -ENOENT;
+	}
+	kind = n->kind;
+	blob = n->blob;
+	member = n->member;
+	pthread_rwlock_unlock(&t->lock);
+
+	switch (kind) {
+	case NODE_DIR:
+		return -EISDIR;
+	case NODE_MEMBER:
+		return mfs_artifact_read_member(a, member, buf, len, off);
+	case NODE_SIGNATURE:
+		if (a->m_manifest_sig < 0)
+			return 0;
+		return mfs_artifact_read_member(a, (size_t)a->m_manifest_sig,
+						buf, len, off);
+	case NODE_BLOB:
+		if (off >= blob->size)
+			return 0;
+		if (len > blob->size - off)
+			len = (size_t)(blob->size - off);
+		memcpy(buf, blob->data + off, len);
+		return (ssize_t)len;
+	case NODE_PAYLOAD:
+		break;
+	}
+	return read_payload(t, ino, buf, len, off);
+}
+
+int mfs_tree_is_writable(struct mfs_tree *t, uint64_t ino)
+{
+	/* Signing through the signature file arrives with the rewrite; until
+	 * then every node is read-only. */
+	return 0;
+}

@@ -1,0 +1,58 @@
+/*
+ * The directory tree a mount shows, as a table of nodes whose index + 1 is
+ * the inode number (so the root is FUSE's inode 1).  Built at open from the
+ * member table, the header files and the manifest's payload names; payload
+ * files the tar holds beyond those are added as the payload walk finds
+ * them.  Every call is safe from many threads; nodes are never removed, so
+ * an inode number stays valid for the life of the tree.
+ *
+ * This is the whole read side of the file system, FUSE-free: fs/ only
+ * translates requests into these calls.
+ */
+#ifndef MFS_TREE_H
+#define MFS_TREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "artifact/artifact.h"
+
+#define MFS_TREE_ROOT 1
+
+/* Names the tree reserves at its root for virtual files. */
+#define MFS_SIGNATURE_NAME	"signature"
+#define MFS_VERIFY_NAME		".verify"
+
+struct mfs_tree;
+
+/* The tree borrows the artifact, which must outlive it. */
+int mfs_tree_build(struct mfs_artifact *a, struct mfs_tree **out);
+
+/* Accepts NULL. */
+void mfs_tree_destroy(struct mfs_tree *t);
+
+/* The inode of name in directory dir: 0, -ENOENT or -ENOTDIR. */
+int mfs_tree_lookup(struct mfs_tree *t, uint64_t dir, const char *name,
+		    uint64_t *ino);
+
+/* Fills st (st_ino, st_mode, st_nlink, st_size, st_mtime, st_blocks).
+ * For a payload file this may walk the payload tar up to it. */
+int mfs_tree_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st);
+
+/* Child number i (0-based) of directory dir: its inode, its type
+ * (S_IFDIR or S_IFREG), and its name copied into name (NAME_MAX + 1
+ * bytes).  Never walks a payload.  Returns 1, 0 past the last child, or a
+ * negative errno. */
+int mfs_tree_child(struct mfs_tree *t, uint64_t dir, size_t i,
+		   uint64_t *ino, mode_t *type, char *name);
+
+/* Reads a file's bytes.  Returns the byte count or a negative errno. */
+ssize_t mfs_tree_read(struct mfs_tree *t, uint64_t ino, void *buf,
+		      size_t len, uint64_t off);
+
+/* True for the nodes that accept writes; all others answer EROFS. */
+int mfs_tree_is_writable(struct mfs_tree *t, uint64_t ino);
+
+#endif

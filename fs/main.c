@@ -1,0 +1,123 @@
+/*
+ * menderfs: mount a Mender Artifact as a directory tree.
+ *
+ * Everything that can fail for a reason the user should read (bad usage,
+ * an unreadable or malformed artifact) is checked before mounting, while
+ * stderr is still the terminal; only then does the daemon detach.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/log.h"
+#include "fs/ops.h"
+#include "fs/options.h"
+
+static const char *prog = "menderfs";
+
+static int run_session(struct fuse_session *se,
+		       const struct fuse_cmdline_opts *cmd)
+{
+	struct fuse_loop_config *loop;
+	int ret;
+
+	if (cmd->singlethread)
+		return fuse_session_loop(se);
+	loop = fuse_loop_cfg_create();
+	if (!loop)
+		return -ENOMEM;
+	fuse_loop_cfg_set_clone_fd(loop, (unsigned int)cmd->clone_fd);
+	fuse_loop_cfg_set_idle_threads(loop, cmd->max_idle_threads);
+	fuse_loop_cfg_set_max_threads(loop, cmd->max_threads);
+	ret = fuse_session_loop_mt(se, loop);
+	fuse_loop_cfg_destroy(loop);
+	return ret;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd;
+	struct mfs_options opts;
+	struct mfs_context ctx = { 0 };
+	struct fuse_session *se = NULL;
+	char err[MFS_ERR_LEN], *artifact_path = NULL;
+	int ret = 1, mounted = 0, handlers = 0;
+
+	memset(&cmd, 0, sizeof(cmd));
+	if (mfs_options_parse(&args, &opts) < 0) {
+		mfs_options_usage(stderr, prog);
+		goto out;
+	}
+	if (opts.show_help) {
+		mfs_options_help(prog);
+		ret = 0;
+		goto out;
+	}
+	if (opts.show_version) {
+		mfs_options_version();
+		ret = 0;
+		goto out;
+	}
+	if (fuse_parse_cmdline(&args, &cmd) != 0) {
+		mfs_options_usage(stderr, prog);
+		goto out;
+	}
+	if (!opts.artifact || !cmd.mountpoint) {
+		fprintf(stderr, "%s: missing %s\n", prog,
+			opts.artifact ? "MOUNTPOINT" : "ARTIFACT and MOUNTPOINT");
+		mfs_options_usage(stderr, prog);
+		goto out;
+	}
+
+	if (mfs_artifact_open(opts.artifact, &ctx.artifact, err,
+			      sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, opts.artifact, err);
+		goto out;
+	}
+	if (mfs_tree_build(ctx.artifact, &ctx.tree) < 0) {
+		fprintf(stderr, "%s: %s: out of memory\n", prog, opts.artifact);
+		goto out;
+	}
+
+	artifact_path = realpath(opts.artifact, NULL);
+	if (mfs_options_name_mount(&args, artifact_path ? artifact_path :
+							   opts.artifact) < 0) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		goto out;
+	}
+	se = fuse_session_new(&args, &mfs_ops, sizeof(mfs_ops), &ctx);
+	if (!se) {
+		/* libfuse has said which option it did not know. */
+		mfs_options_usage(stderr, prog);
+		goto out;
+	}
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out;
+	handlers = 1;
+	if (fuse_session_mount(se, cmd.mountpoint) != 0)
+		goto out;
+	mounted = 1;
+	if (fuse_daemonize(cmd.foreground) != 0)
+		goto out;
+	if (!cmd.foreground)
+		mfs_log_to_syslog();
+
+	ret = run_session(se, &cmd) == 0 ? 0 : 1;
+out:
+	if (mounted)
+		fuse_session_unmount(se);
+	if (handlers)
+		fuse_remove_signal_handlers(se);
+	if (se)
+		fuse_session_destroy(se);
+	mfs_tree_destroy(ctx.tree);
+	mfs_artifact_close(ctx.artifact);
+	free(artifact_path);
+	free(cmd.mountpoint);
+	mfs_options_destroy(&opts);
+	fuse_opt_free_args(&args);
+	return ret;
+}

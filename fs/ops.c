@@ -1,0 +1,267 @@
+/*
+ * The FUSE low-level operations.  Thin by design: an op maps its inode to
+ * the tree, calls the core, and replies exactly once; core functions
+ * return negative errnos and the sign flips here.  The artifact's contents
+ * never change under a mount, so the kernel may cache attributes, names
+ * and pages for as long as it likes.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+
+#include "fs/ops.h"
+
+#define CACHE_TIMEOUT 86400.0
+
+static struct mfs_tree *tree_of(fuse_req_t req)
+{
+	return ((struct mfs_context *)fuse_req_userdata(req))->tree;
+}
+
+static void mfs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	/* Let the kernel read ahead as far as it allows: payload reads
+	 * are mostly sequential, and a decoder stays warm between them. */
+	conn->max_readahead = UINT_MAX;
+	if (conn->capable & FUSE_CAP_ASYNC_READ)
+		conn->want |= FUSE_CAP_ASYNC_READ;
+}
+
+static void mfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	uint64_t ino;
+	int ret;
+
+	memset(&e, 0, sizeof(e));
+	ret = mfs_tree_lookup(tree_of(req), parent, name, &ino);
+	if (ret == 0)
+		ret = mfs_tree_getattr(tree_of(req), ino, &e.attr);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	e.ino = ino;
+	e.attr_timeout = CACHE_TIMEOUT;
+	e.entry_timeout = CACHE_TIMEOUT;
+	fuse_reply_entry(req, &e);
+}
+
+static void mfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
+{
+	struct stat st;
+	int ret = mfs_tree_getattr(tree_of(req), ino, &st);
+
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fuse_reply_attr(req, &st, CACHE_TIMEOUT);
+}
+
+static void mfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	struct mfs_tree *t = tree_of(req);
+	char *buf = malloc(size), name[NAME_MAX + 1];
+	size_t used = 0;
+	int ret = 0;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	/* Offsets: 1 is ".", 2 is "..", 3 + i is child i. */
+	for (; off >= 0; off++) {
+		struct stat st = { 0 };
+		uint64_t child;
+		size_t need;
+
+		if (off == 0 || off == 1) {
+			st.st_ino = ino;
+			st.st_mode = S_IFDIR;
+			strcpy(name, off == 0 ? "." : "..");
+		} else {
+			mode_t type;
+
+			ret = mfs_tree_child(t, ino, (size_t)off - 2, &child,
+					     &type, name);
+			if (ret <= 0)
+				break;
+			/* Only the inode and type matter here; a full
+			 * getattr could walk a payload tar. */
+			st.st_ino = child;
+			st.st_mode = type;
+		}
+		need = fuse_add_direntry(req, buf + used, size - used, name,
+					 &st, off + 1);
+		if (need > size - used)
+			break;
+		used += need;
+	}
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void mfs_op_open(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	struct mfs_tree *t = tree_of(req);
+	struct stat st;
+	int ret;
+
+	if (((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) &&
+	    !mfs_tree_is_writable(t, ino)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	ret = mfs_tree_getattr(t, ino, &st);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void mfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
+			off_t off, struct fuse_file_info *fi)
+{
+	char *buf = malloc(size ? size : 1);
+	ssize_t n;
+
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = mfs_tree_read(tree_of(req), ino, buf, size, (uint64_t)off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+static void mfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	memset(&sv, 0, sizeof(sv));
+	sv.f_bsize = 4096;
+	sv.f_frsize = 4096;
+	sv.f_namemax = NAME_MAX;
+	fuse_reply_statfs(req, &sv);
+}
+
+/* Everything that would change the tree: the artifact is read-only. */
+static void reply_erofs(fuse_req_t req)
+{
+	fuse_reply_err(req, EROFS);
+}
+
+static void mfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			   int to_set, struct fuse_file_info *fi)
+{
+	reply_erofs(req);
+}
+
+static void mfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode, dev_t rdev)
+{
+	reply_erofs(req);
+}
+
+static void mfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode)
+{
+	reply_erofs(req);
+}
+
+static void mfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	reply_erofs(req);
+}
+
+static void mfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			   const char *name)
+{
+	reply_erofs(req);
+}
+
+static void mfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  fuse_ino_t newparent, const char *newname,
+			  unsigned int flags)
+{
+	reply_erofs(req);
+}
+
+static void mfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+			const char *newname)
+{
+	reply_erofs(req);
+}
+
+static void mfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+			 size_t size, off_t off, struct fuse_file_info *fi)
+{
+	reply_erofs(req);
+}
+
+static void mfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  mode_t mode, struct fuse_file_info *fi)
+{
+	reply_erofs(req);
+}
+
+static void mfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			    const char *value, size_t size, int flags)
+{
+	reply_erofs(req);
+}
+
+static void mfs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
+			       const char *name)
+{
+	reply_erofs(req);
+}
+
+static void mfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			     off_t offset, off_t length,
+			     struct fuse_file_info *fi)
+{
+	reply_erofs(req);
+}
+
+const struct fuse_lowlevel_ops mfs_ops = {
+	.init = mfs_op_init,
+	.lookup = mfs_op_lookup,
+	.getattr = mfs_op_getattr,
+	.readdir = mfs_op_readdir,
+	.open = mfs_op_open,
+	.read = mfs_op_read,
+	.statfs = mfs_op_statfs,
+	.setattr = mfs_op_setattr,
+	.mknod = mfs_op_mknod,
+	.mkdir = mfs_op_mkdir,
+	.unlink = mfs_op_unlink,
+	.rmdir = mfs_op_unlink,
+	.symlink = mfs_op_symlink,
+	.rename = mfs_op_rename,
+	.link = mfs_op_link,
+	.write = mfs_op_write,
+	.create = mfs_op_create,
+	.setxattr = mfs_op_setxattr,
+	.removexattr = mfs_op_removexattr,
+	.fallocate = mfs_op_fallocate,
+};

@@ -1,0 +1,123 @@
+/*
+ * The command line.  Our options come off the argument list first (with
+ * a fuse_opt table); what remains, the mount point and libfuse's own
+ * options, goes to fuse_parse_cmdline() and fuse_session_new().
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fs/options.h"
+
+enum {
+	KEY_HELP,
+	KEY_VERSION,
+};
+
+static const struct fuse_opt option_spec[] = {
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END
+};
+
+static int option_proc(void *data, const char *arg, int key,
+		       struct fuse_args *outargs)
+{
+	struct mfs_options *opts = data;
+
+	switch (key) {
+	case KEY_HELP:
+		opts->show_help = 1;
+		return 0;
+	case KEY_VERSION:
+		opts->show_version = 1;
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		if (!opts->artifact) {
+			opts->artifact = strdup(arg);
+			return opts->artifact ? 0 : -1;
+		}
+		return 1;	/* the mount point, for fuse_parse_cmdline */
+	default:
+		return 1;	/* libfuse's to judge */
+	}
+}
+
+int mfs_options_parse(struct fuse_args *args, struct mfs_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	if (fuse_opt_parse(args, opts, option_spec, option_proc) != 0)
+		return -1;
+	return 0;
+}
+
+/* fuse_opt treats ',' as a separator and '\' as its escape. */
+static char *escape_option_value(const char *value)
+{
+	char *out = malloc(2 * strlen(value) + 1), *p = out;
+
+	if (!out)
+		return NULL;
+	for (; *value; value++) {
+		if (*value == ',' || *value == '\\')
+			*p++ = '\\';
+		*p++ = *value;
+	}
+	*p = '\0';
+	return out;
+}
+
+int mfs_options_name_mount(struct fuse_args *args, const char *artifact_path)
+{
+	char *escaped = escape_option_value(artifact_path), *opt = NULL;
+	int ret = -1;
+
+	if (!escaped)
+		goto out;
+	if (asprintf(&opt, "-osubtype=menderfs,fsname=%s", escaped) < 0) {
+		opt = NULL;
+		goto out;
+	}
+	ret = fuse_opt_add_arg(args, opt);
+out:
+	free(opt);
+	free(escaped);
+	return ret;
+}
+
+void mfs_options_usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"usage: %s [options] ARTIFACT MOUNTPOINT\n"
+		"       %s --help | --version\n", prog, prog);
+}
+
+void mfs_options_help(const char *prog)
+{
+	mfs_options_usage(stdout, prog);
+	printf("\n"
+	       "Mounts a Mender Artifact (.mender) as a read-only directory tree.\n"
+	       "\n"
+	       "menderfs options:\n"
+	       "    -h, --help             print this help and exit\n"
+	       "    -V, --version          print the version and exit\n"
+	       "\n");
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
+}
+
+void mfs_options_version(void)
+{
+	printf("menderfs version %s\n", MENDERFS_VERSION);
+	printf("FUSE library version %s\n", fuse_pkgversion());
+	fuse_lowlevel_version();
+}
+
+void mfs_options_destroy(struct mfs_options *opts)
+{
+	free(opts->artifact);
+	opts->artifact = NULL;
+}

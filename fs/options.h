@@ -1,0 +1,27 @@
+/* The command line: menderfs's own options, parsed before libfuse's. */
+#ifndef MFS_OPTIONS_H
+#define MFS_OPTIONS_H
+
+#include <fuse_lowlevel.h>
+
+struct mfs_options {
+	char *artifact;		/* the first non-option argument */
+	int show_help;
+	int show_version;
+};
+
+/* Takes our options out of args, leaving libfuse's (and the mount point)
+ * in place.  Returns 0, or -1 after printing the reason on stderr. */
+int mfs_options_parse(struct fuse_args *args, struct mfs_options *opts);
+
+/* Adds fsname=ARTIFACT and subtype=menderfs so mount(8) names the mount.
+ * Returns 0 or -1 without memory. */
+int mfs_options_name_mount(struct fuse_args *args, const char *artifact_path);
+
+void mfs_options_usage(FILE *out, const char *prog);
+void mfs_options_help(const char *prog);
+void mfs_options_version(void);
+
+void mfs_options_destroy(struct mfs_options *opts);
+
+#endif
