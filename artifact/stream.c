@@ -46,6 +46,7 @@ struct mfs_stream {
 	struct cursor cursors[STREAM_CURSORS];
 	uint64_t clock;
 	int64_t total;		/* decompressed size, -1 until known */
+	struct mfs_stream_stats stats;
 };
 
 static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
@@ -241,6 +242,8 @@ static struct cursor *cursor_take(struct mfs_stream *s, uint64_t off)
 static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 				    size_t len, uint64_t off)
 {
+	uint64_t start_pos = 0;
+	bool rewound = false;
 	struct cursor *c;
 	ssize_t ret = 0;
 
@@ -250,12 +253,14 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 		return 0;
 	}
 	c = cursor_take(s, off);
+	start_pos = c->pos == UINT64_MAX ? 0 : c->pos;
 	pthread_mutex_unlock(&s->lock);
 
 	if (c->pos == UINT64_MAX) {
 		ret = cursor_rewind(s, c);
 		if (ret < 0)
 			goto out;
+		rewound = true;
 	}
 	while (c->pos < off) {
 		uint64_t gap = off - c->pos;
@@ -269,6 +274,9 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 	ret = cursor_decode(s, c, buf, len);
 out:
 	pthread_mutex_lock(&s->lock);
+	s->stats.rewinds += rewound;
+	if (c->pos != UINT64_MAX && c->pos > start_pos)
+		s->stats.decoded += c->pos - start_pos;
 	if (ret < 0) {
 		/* A failed decoder is in no known state: start over next time. */
 		c->pos = UINT64_MAX;
@@ -281,6 +289,13 @@ out:
 	pthread_cond_signal(&s->cursor_returned);
 	pthread_mutex_unlock(&s->lock);
 	return ret;
+}
+
+void mfs_stream_stats(struct mfs_stream *s, struct mfs_stream_stats *out)
+{
+	pthread_mutex_lock(&s->lock);
+	*out = s->stats;
+	pthread_mutex_unlock(&s->lock);
 }
 
 ssize_t mfs_stream_pread(struct mfs_stream *s, void *buf, size_t len,

@@ -36,6 +36,14 @@ int64_t mfs_stream_size(struct mfs_stream *s);
 
 enum mfs_compression mfs_stream_compression(const struct mfs_stream *s);
 
+/* What the stream has done so far, for tests and benchmarks. */
+struct mfs_stream_stats {
+	uint64_t rewinds;	/* decoders started from the beginning */
+	uint64_t decoded;	/* decompressed bytes produced, all cursors */
+};
+
+void mfs_stream_stats(struct mfs_stream *s, struct mfs_stream_stats *out);
+
 /* Accepts NULL. */
 void mfs_stream_close(struct mfs_stream *s);
 

@@ -124,6 +124,22 @@ static uint64_t node_add(struct mfs_tree *t, uint64_t dir, const char *name,
 	return ino;
 }
 
+/* Takes a node out of its directory; its inode stays valid (the kernel
+ * may still hold it) but no name leads to it any more. */
+static void node_detach(struct mfs_tree *t, uint64_t ino)
+{
+	struct node *d = node_at(t, node_at(t, ino)->parent);
+
+	for (size_t i = 0; i < d->child_count; i++) {
+		if (d->children[i] == ino) {
+			memmove(&d->children[i], &d->children[i + 1],
+				(d->child_count - i - 1) * sizeof(*d->children));
+			d->child_count--;
+			return;
+		}
+	}
+}
+
 /* Adds the file at path (relative to dir), creating the directories on
  * the way.  Returns the new inode, -EEXIST when the path is taken (or runs
  * through a file), or -ENOMEM.  The caller has checked path is safe. */
@@ -327,10 +343,11 @@ static int sync_payload(struct mfs_tree *t, size_t p)
 		}
 		if (n->state != PAYLOAD_UNRESOLVED) {
 			/* Two entries, one name: which one a tool extracts
-			 * differs, so serve neither. */
+			 * differs, so show neither. */
 			mfs_artifact_note_malformed(t->artifact,
 				"%s/%s appears twice", pl->dir, e.name);
-			n->state = -EIO;
+			n->state = -ENOENT;
+			node_detach(t, ino);
 			continue;
 		}
 		n->state = PAYLOAD_RESOLVED;

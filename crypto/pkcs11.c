@@ -1,0 +1,347 @@
+/*
+ * Private keys on PKCS#11 tokens, through OpenSSL's ENGINE API and the
+ * "pkcs11" engine of libp11 (Debian: libengine-pkcs11-openssl).
+ *
+ * ENGINE is deprecated in OpenSSL 3, but that engine is the PKCS#11
+ * glue the distributions ship for it (a pkcs11 provider is not packaged
+ * alongside).  The deprecation warnings are silenced for this file only,
+ * which holds every ENGINE call of the project.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/engine.h>
+#include <openssl/err.h>
+#include <openssl/ui.h>
+
+#include "crypto/crypto_i.h"
+
+#define P11_MAX_PIN 256
+
+/* What the URI says that is ours to act on, and the rest for libp11. */
+struct p11_uri {
+	char *rest;		/* "pkcs11:" and the attributes libp11 reads */
+	char *pin;		/* decoded, or NULL */
+	char *pin_source;	/* decoded, or NULL */
+	char *module;		/* decoded, or NULL */
+};
+
+static void p11_uri_clear(struct p11_uri *u)
+{
+	if (u->pin)
+		OPENSSL_cleanse(u->pin, strlen(u->pin));
+	free(u->pin);
+	free(u->pin_source);
+	free(u->module);
+	free(u->rest);
+	memset(u, 0, sizeof(*u));
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes an RFC 3986 percent-encoded value of len characters. */
+static int pct_decode(const char *s, size_t len, char **out)
+{
+	char *v;
+	size_t i, n = 0;
+	int hi, lo;
+
+	v = malloc(len + 1);
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < len; i++) {
+		if (s[i] != '%') {
+			v[n++] = s[i];
+			continue;
+		}
+		hi = i + 2 < len ? hexval(s[i + 1]) : -1;
+		lo = i + 2 < len ? hexval(s[i + 2]) : -1;
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+			free(v);
+			return -EINVAL;
+		}
+		v[n++] = (char)(hi * 16 + lo);
+		i += 2;
+	}
+	v[n] = '\0';
+	*out = v;
+	return 0;
+}
+
+/* Splits the URI at ';' (path attributes) and at '?' and '&' (query
+ * attributes; RFC 7512 puts pin-value, pin-source and module-path
+ * there, but they are often written as path attributes too, so both
+ * are accepted).  Those three are taken out; the others are handed on
+ * to libp11, which understands token, object, id, type and the like. */
+static int p11_uri_parse(const char *uri, struct p11_uri *u,
+			 char *err, size_t errlen)
+{
+	const char *p, *end, *eq;
+	char **slot;
+	size_t len, used = 7;
+	int ret;
+
+	memset(u, 0, sizeof(*u));
+	len = strlen(uri);
+	u->rest = malloc(len + 1);
+	if (!u->rest) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memcpy(u->rest, "pkcs11:", 7);
+	for (p = uri + 7; *p; p = *end ? end + 1 : end) {
+		end = p + strcspn(p, ";?&");
+		if (end == p)
+			continue;
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (!eq) {
+			mfs_crypto_seterr(err, errlen,
+					  "PKCS#11 URI attribute \"%.*s\" has no value",
+					  (int)(end - p), p);
+			ret = -EINVAL;
+			goto out;
+		}
+		slot = NULL;
+		if ((size_t)(eq - p) == 9 && !memcmp(p, "pin-value", 9))
+			slot = &u->pin;
+		else if ((size_t)(eq - p) == 10 && !memcmp(p, "pin-source", 10))
+			slot = &u->pin_source;
+		else if ((size_t)(eq - p) == 11 && !memcmp(p, "module-path", 11))
+			slot = &u->module;
+		else if ((size_t)(eq - p) == 11 && !memcmp(p, "module-name", 11)) {
+			mfs_crypto_seterr(err, errlen,
+					  "PKCS#11 URI attribute module-name is not supported; use module-path");
+			ret = -EINVAL;
+			goto out;
+		}
+		if (!slot) {
+			if (used > 7)
+				u->rest[used++] = ';';
+			memcpy(u->rest + used, p, (size_t)(end - p));
+			used += (size_t)(end - p);
+			continue;
+		}
+		if (*slot) {
+			mfs_crypto_seterr(err, errlen,
+					  "PKCS#11 URI attribute %.*s given twice",
+					  (int)(eq - p), p);
+			ret = -EINVAL;
+			goto out;
+		}
+		ret = pct_decode(eq + 1, (size_t)(end - eq - 1), slot);
+		if (ret == -EINVAL)
+			mfs_crypto_seterr(err, errlen,
+					  "PKCS#11 URI attribute %.*s has a bad %%-escape",
+					  (int)(eq - p), p);
+		if (ret < 0)
+			goto out;
+	}
+	u->rest[used] = '\0';
+	if (u->pin && u->pin_source) {
+		mfs_crypto_seterr(err, errlen,
+				  "PKCS#11 URI has both pin-value and pin-source");
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret < 0)
+		p11_uri_clear(u);
+	return ret;
+}
+
+/* Reads the PIN from the file pin-source names ("file:" prefix
+ * optional), without its line end. */
+static int read_pin_source(const char *source, char **pin,
+			   char *err, size_t errlen)
+{
+	char buf[P11_MAX_PIN + 2];
+	const char *path = source;
+	ssize_t n;
+	int fd = -1, ret;
+
+	if (strncmp(path, "file:", 5) == 0)
+		path += 5;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		mfs_crypto_seterr_errno(err, errlen, -ret,
+					"cannot open the PKCS#11 pin-source");
+		goto out;
+	}
+	do
+		n = read(fd, buf, sizeof(buf) - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		ret = -errno;
+		mfs_crypto_seterr_errno(err, errlen, -ret,
+					"cannot read the PKCS#11 pin-source");
+		goto out;
+	}
+	buf[n] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	if (n > 0 && buf[n - 1] == '\r')
+		buf[--n] = '\0';
+	if ((size_t)n > P11_MAX_PIN || strlen(buf) != (size_t)n) {
+		mfs_crypto_seterr(err, errlen,
+				  "the PKCS#11 pin-source does not hold a PIN");
+		ret = -EINVAL;
+		goto out;
+	}
+	*pin = strdup(buf);
+	ret = *pin ? 0 : -ENOMEM;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* An initialised pkcs11 engine.  The module comes from the URI, else
+ * PKCS11_MODULE_PATH, else libp11's default.  ENGINE_by_id hands out
+ * one engine per process, and a PKCS#11 module is per process too
+ * (C_Initialize/C_Finalize): the first module loaded is the one every
+ * later key of the process comes from. */
+static int engine_start(const char *module, const char *pin, ENGINE **out,
+			char *err, size_t errlen)
+{
+	ENGINE *e = NULL;
+	bool inited = false;
+	int ret;
+
+	/* ENGINE_by_id finds the engine in OpenSSL's engines directory
+	 * (or $OPENSSL_ENGINES), so no path is wired in here. */
+	e = ENGINE_by_id("pkcs11");
+	if (!e) {
+		mfs_crypto_seterr_ossl(err, errlen,
+				       "the OpenSSL pkcs11 engine is not available (libengine-pkcs11-openssl)");
+		ret = -ENOPKG;
+		goto out;
+	}
+	/* libp11 prints some failures to stderr unless told not to; we
+	 * report them ourselves.  Old versions lack QUIET: no matter. */
+	if (ENGINE_ctrl_cmd(e, "QUIET", 0, NULL, NULL, 0) != 1)
+		ERR_clear_error();
+	if (module && ENGINE_ctrl_cmd_string(e, "MODULE_PATH", module, 0) != 1) {
+		mfs_crypto_seterr_ossl(err, errlen,
+				       "the pkcs11 engine refused the module path");
+		ret = -EIO;
+		goto out;
+	}
+	if (pin && ENGINE_ctrl_cmd_string(e, "PIN", pin, 0) != 1) {
+		mfs_crypto_seterr_ossl(err, errlen,
+				       "the pkcs11 engine refused the PIN");
+		ret = -EIO;
+		goto out;
+	}
+	if (ENGINE_init(e) != 1) {
+		mfs_crypto_seterr_ossl(err, errlen,
+				       "cannot initialise the pkcs11 engine");
+		ret = -EIO;
+		goto out;
+	}
+	inited = true;
+
+	*out = e;
+	e = NULL;
+	ret = 0;
+out:
+	if (e && inited)
+		ENGINE_finish(e);
+	ENGINE_free(e);
+	return ret;
+}
+
+int mfs_p11_load(const char *uri, struct mfs_key *k, char *err, size_t errlen)
+{
+	struct p11_uri u = { 0 };
+	EVP_PKEY *pkey = NULL;
+	ENGINE *e = NULL;
+	char *pin = NULL;
+	const char *module;
+	int ret;
+
+	ERR_clear_error();
+	if (strncasecmp(uri, "pkcs11:", 7) != 0) {
+		mfs_crypto_seterr(err, errlen, "not a pkcs11: URI");
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = p11_uri_parse(uri, &u, err, errlen);
+	if (ret < 0)
+		goto out;
+	if (u.pin_source) {
+		ret = read_pin_source(u.pin_source, &pin, err, errlen);
+		if (ret < 0)
+			goto out;
+	}
+	module = u.module ? u.module : getenv("PKCS11_MODULE_PATH");
+	/* libp11 would only say "failed loading private key"; and once a
+	 * module is loaded, the engine keeps it whatever path comes next,
+	 * so a wrong path would go unnoticed after the first key. */
+	if (module && access(module, R_OK) < 0) {
+		ret = -errno;
+		mfs_crypto_seterr_errno(err, errlen, -ret,
+					"cannot use the PKCS#11 module");
+		goto out;
+	}
+	ret = engine_start(module, pin ? pin : u.pin, &e, err, errlen);
+	if (ret < 0)
+		goto out;
+	/* UI_null: with no PIN given, fail rather than prompt on a
+	 * terminal a daemon may not have.  The engine API predates const;
+	 * it only reads the method. */
+	pkey = ENGINE_load_private_key(e, u.rest, (UI_METHOD *)UI_null(), NULL);
+	if (!pkey) {
+		mfs_crypto_seterr_ossl(err, errlen,
+				       "cannot load the private key from the PKCS#11 token (wrong PIN, token or object?)");
+		ret = -ENOENT;
+		goto out;
+	}
+	k->name = strdup(u.rest);
+	if (!k->name) {
+		ret = -ENOMEM;
+		goto out;
+	}
+
+	k->pkey = pkey;
+	pkey = NULL;
+	k->engine = e;
+	e = NULL;
+	ret = 0;
+out:
+	EVP_PKEY_free(pkey);
+	mfs_p11_release(e);
+	if (pin) {
+		OPENSSL_cleanse(pin, strlen(pin));
+		free(pin);
+	}
+	p11_uri_clear(&u);
+	return ret;
+}
+
+void mfs_p11_release(ENGINE *engine)
+{
+	if (!engine)
+		return;
+	ENGINE_finish(engine);
+	ENGINE_free(engine);
+}

@@ -1,0 +1,42 @@
+/*
+ * Signature verification as the Mender client does it: SHA-256 over the
+ * raw manifest bytes, RSA PKCS#1 v1.5 or ECDSA P-256.
+ */
+#ifndef MFS_VERIFY_H
+#define MFS_VERIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "crypto/keys.h"
+
+#define MFS_SIG_REASON_LEN 256
+
+/* Verifies the binary signature sig (already base64-decoded) over msg
+ * with key (a public key, or the public half of a private one).  An
+ * ECDSA signature may be raw r||s, 64 bytes, as mender-artifact writes
+ * it, or DER, as HSMs and `openssl dgst` produce it.  Returns 0 when it
+ * verifies; -EBADMSG when it does not (or does not fit the key), with
+ * the reason; -ENOMEM or -EIO when the check itself could not run. */
+int mfs_sig_verify(const struct mfs_key *key, const void *msg, size_t msglen,
+		   const void *sig, size_t siglen, char *err, size_t errlen);
+
+/* One key's outcome in mfs_sig_verify_any. */
+struct mfs_sig_attempt {
+	bool tried;		/* false for keys after the one that verified */
+	int ret;		/* as mfs_sig_verify returned */
+	char reason[MFS_SIG_REASON_LEN];	/* "" when it verified */
+};
+
+/* Tries keys[0..nkeys) in order and stops at the first that verifies
+ * (the client's ArtifactVerifyKeys rule).  Returns that key's index, or
+ * -ENOKEY when nkeys is 0, or -EBADMSG when none verifies, or the first
+ * error that stopped the check (-ENOMEM, -EIO).  attempts, when not
+ * NULL, has room for nkeys outcomes and is filled in either case. */
+int mfs_sig_verify_any(const struct mfs_key *const *keys, size_t nkeys,
+		       const void *msg, size_t msglen,
+		       const void *sig, size_t siglen,
+		       struct mfs_sig_attempt *attempts,
+		       char *err, size_t errlen);
+
+#endif
