@@ -24,6 +24,7 @@ enum node_kind {
 	NODE_BLOB,		/* a header file, in memory */
 	NODE_PAYLOAD,		/* a file inside a payload tar */
 	NODE_SIGNATURE,		/* virtual: the text of manifest.sig */
+	NODE_VERIFY,		/* virtual: served by the daemon */
 };
 
 /* Payload node states besides a negative errno. */
@@ -408,7 +409,8 @@ static int tree_populate(struct mfs_tree *t)
 	if (a->m_manifest_sig >= 0)
 		node_at(t, (uint64_t)ino)->size =
 			a->outer.members[a->m_manifest_sig].size;
-	return 0;
+	ino = path_add(t, MFS_TREE_ROOT, MFS_VERIFY_NAME, NODE_VERIFY);
+	return ino < 0 ? (int)ino : 0;
 }
 
 int mfs_tree_build(struct mfs_artifact *a, struct mfs_tree **out)
@@ -627,6 +629,8 @@ ssize_t mfs_tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len,
 	switch (kind) {
 	case NODE_DIR:
 		return -EISDIR;
+	case NODE_VERIFY:
+		return -EINVAL;	/* the daemon serves it */
 	case NODE_MEMBER:
 		return mfs_artifact_read_member(a, member, buf, len, off);
 	case NODE_SIGNATURE:
@@ -645,6 +649,21 @@ ssize_t mfs_tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len,
 		break;
 	}
 	return read_payload(t, ino, buf, len, off);
+}
+
+enum mfs_virtual mfs_tree_virtual(struct mfs_tree *t, uint64_t ino)
+{
+	enum mfs_virtual v = MFS_VIRTUAL_NONE;
+	struct node *n;
+
+	pthread_rwlock_rdlock(&t->lock);
+	n = node_at(t, ino);
+	if (n && n->kind == NODE_SIGNATURE)
+		v = MFS_VIRTUAL_SIGNATURE;
+	else if (n && n->kind == NODE_VERIFY)
+		v = MFS_VIRTUAL_VERIFY;
+	pthread_rwlock_unlock(&t->lock);
+	return v;
 }
 
 int mfs_tree_is_writable(struct mfs_tree *t, uint64_t ino)

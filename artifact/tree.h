@@ -52,6 +52,15 @@ int mfs_tree_child(struct mfs_tree *t, uint64_t dir, size_t i,
 ssize_t mfs_tree_read(struct mfs_tree *t, uint64_t ino, void *buf,
 		      size_t len, uint64_t off);
 
+/* Which virtual file a node is, if any: the daemon serves these itself. */
+enum mfs_virtual {
+	MFS_VIRTUAL_NONE,
+	MFS_VIRTUAL_SIGNATURE,
+	MFS_VIRTUAL_VERIFY,
+};
+
+enum mfs_virtual mfs_tree_virtual(struct mfs_tree *t, uint64_t ino);
+
 /* True for the nodes that accept writes; all others answer EROFS. */
 int mfs_tree_is_writable(struct mfs_tree *t, uint64_t ino);
 

@@ -36,6 +36,27 @@ static int run_session(struct fuse_session *se,
 	return ret;
 }
 
+/* require_signature: mount only what a device with these keys would
+ * install. */
+static int require_verified(struct mfs_context *ctx, const char *artifact)
+{
+	struct mfs_report *r;
+	int ret;
+
+	ret = mfs_verify_cache_get(&ctx->verify, &r);
+	if (ret < 0) {
+		fprintf(stderr, "%s: %s: cannot verify: %s\n", prog, artifact,
+			strerror(-ret));
+		return -1;
+	}
+	ret = r->status == MFS_STATUS_VERIFIED ? 0 : -1;
+	if (ret < 0)
+		fprintf(stderr, "%s: %s: refusing to mount: %s: %s\n", prog,
+			artifact, mfs_status_word(r->status), r->reason);
+	mfs_verify_cache_put(&ctx->verify, r);
+	return ret;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -44,7 +65,7 @@ int main(int argc, char *argv[])
 	struct mfs_context ctx = { 0 };
 	struct fuse_session *se = NULL;
 	char err[MFS_ERR_LEN], *artifact_path = NULL;
-	int ret = 1, mounted = 0, handlers = 0;
+	int ret = 1, mounted = 0, handlers = 0, verify_ready = 0;
 
 	memset(&cmd, 0, sizeof(cmd));
 	if (mfs_options_parse(&args, &opts) < 0) {
@@ -72,6 +93,13 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
+	if (mfs_keyring_load(&opts, &ctx.keyring) < 0)
+		goto out;
+	if (opts.require_signature && ctx.keyring.count == 0) {
+		fprintf(stderr, "%s: require_signature needs verify_key or "
+			"mender_conf\n", prog);
+		goto out;
+	}
 	if (mfs_artifact_open(opts.artifact, &ctx.artifact, err,
 			      sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s: %s\n", prog, opts.artifact, err);
@@ -81,6 +109,12 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "%s: %s: out of memory\n", prog, opts.artifact);
 		goto out;
 	}
+	mfs_verify_cache_init(&ctx.verify, ctx.artifact,
+			      (const struct mfs_key *const *)ctx.keyring.keys,
+			      ctx.keyring.count);
+	verify_ready = 1;
+	if (opts.require_signature && require_verified(&ctx, opts.artifact) < 0)
+		goto out;
 
 	artifact_path = realpath(opts.artifact, NULL);
 	if (mfs_options_name_mount(&args, artifact_path ? artifact_path :
@@ -113,8 +147,11 @@ out:
 		fuse_remove_signal_handlers(se);
 	if (se)
 		fuse_session_destroy(se);
+	if (verify_ready)
+		mfs_verify_cache_destroy(&ctx.verify);
 	mfs_tree_destroy(ctx.tree);
 	mfs_artifact_close(ctx.artifact);
+	mfs_keyring_destroy(&ctx.keyring);
 	free(artifact_path);
 	free(cmd.mountpoint);
 	mfs_options_destroy(&opts);

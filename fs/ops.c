@@ -13,12 +13,30 @@
 #include <sys/statvfs.h>
 
 #include "fs/ops.h"
+#include "fs/verify_file.h"
 
 #define CACHE_TIMEOUT 86400.0
 
 static struct mfs_tree *tree_of(fuse_req_t req)
 {
 	return ((struct mfs_context *)fuse_req_userdata(req))->tree;
+}
+
+/* Virtual files change when the artifact does: never cache them. */
+static double attr_timeout(fuse_req_t req, fuse_ino_t ino)
+{
+	return mfs_tree_virtual(tree_of(req), ino) == MFS_VIRTUAL_NONE ?
+	       CACHE_TIMEOUT : 0.0;
+}
+
+/* The tree's attributes, with the size of .verify filled in. */
+static int node_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st)
+{
+	int ret = mfs_tree_getattr(tree_of(req), ino, st);
+
+	if (ret == 0 && mfs_tree_virtual(tree_of(req), ino) == MFS_VIRTUAL_VERIFY)
+		st->st_size = mfs_verify_file_size(req);
+	return ret;
 }
 
 static void mfs_op_init(void *userdata, struct fuse_conn_info *conn)
@@ -39,13 +57,13 @@ static void mfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	memset(&e, 0, sizeof(e));
 	ret = mfs_tree_lookup(tree_of(req), parent, name, &ino);
 	if (ret == 0)
-		ret = mfs_tree_getattr(tree_of(req), ino, &e.attr);
+		ret = node_getattr(req, ino, &e.attr);
 	if (ret < 0) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
 	e.ino = ino;
-	e.attr_timeout = CACHE_TIMEOUT;
+	e.attr_timeout = attr_timeout(req, ino);
 	e.entry_timeout = CACHE_TIMEOUT;
 	fuse_reply_entry(req, &e);
 }
@@ -54,13 +72,13 @@ static void mfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 			   struct fuse_file_info *fi)
 {
 	struct stat st;
-	int ret = mfs_tree_getattr(tree_of(req), ino, &st);
+	int ret = node_getattr(req, ino, &st);
 
 	if (ret < 0) {
 		fuse_reply_err(req, -ret);
 		return;
 	}
-	fuse_reply_attr(req, &st, CACHE_TIMEOUT);
+	fuse_reply_attr(req, &st, attr_timeout(req, ino));
 }
 
 static void mfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
@@ -117,6 +135,10 @@ static void mfs_op_open(fuse_req_t req, fuse_ino_t ino,
 	struct stat st;
 	int ret;
 
+	if (mfs_tree_virtual(t, ino) == MFS_VIRTUAL_VERIFY) {
+		mfs_verify_file_open(req, fi);
+		return;
+	}
 	if (((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) &&
 	    !mfs_tree_is_writable(t, ino)) {
 		fuse_reply_err(req, EROFS);
@@ -138,9 +160,14 @@ static void mfs_op_open(fuse_req_t req, fuse_ino_t ino,
 static void mfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 			off_t off, struct fuse_file_info *fi)
 {
-	char *buf = malloc(size ? size : 1);
+	char *buf;
 	ssize_t n;
 
+	if (mfs_tree_virtual(tree_of(req), ino) == MFS_VIRTUAL_VERIFY) {
+		mfs_verify_file_read(req, size, off, fi);
+		return;
+	}
+	buf = malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -151,6 +178,16 @@ static void mfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
 	free(buf);
+}
+
+static void mfs_op_release(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
+{
+	if (mfs_tree_virtual(tree_of(req), ino) == MFS_VIRTUAL_VERIFY) {
+		mfs_verify_file_release(req, fi);
+		return;
+	}
+	fuse_reply_err(req, 0);
 }
 
 static void mfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
@@ -250,6 +287,7 @@ const struct fuse_lowlevel_ops mfs_ops = {
 	.readdir = mfs_op_readdir,
 	.open = mfs_op_open,
 	.read = mfs_op_read,
+	.release = mfs_op_release,
 	.statfs = mfs_op_statfs,
 	.setattr = mfs_op_setattr,
 	.mknod = mfs_op_mknod,

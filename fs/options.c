@@ -13,15 +13,41 @@
 enum {
 	KEY_HELP,
 	KEY_VERSION,
+	KEY_VERIFY_KEY,
 };
 
+#define OPT(t, p) { t, offsetof(struct mfs_options, p), 1 }
+
 static const struct fuse_opt option_spec[] = {
+	OPT("mender_conf=%s", mender_conf),
+	OPT("require_signature", require_signature),
+	FUSE_OPT_KEY("verify_key=", KEY_VERIFY_KEY),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
 	FUSE_OPT_KEY("--version", KEY_VERSION),
 	FUSE_OPT_END
 };
+
+static int add_verify_key(struct mfs_options *opts, const char *path)
+{
+	char **keys;
+
+	if (!*path) {
+		fprintf(stderr, "menderfs: verify_key needs a file name\n");
+		return -1;
+	}
+	keys = realloc(opts->verify_keys,
+		       (opts->verify_key_count + 1) * sizeof(*keys));
+	if (!keys)
+		return -1;
+	opts->verify_keys = keys;
+	keys[opts->verify_key_count] = strdup(path);
+	if (!keys[opts->verify_key_count])
+		return -1;
+	opts->verify_key_count++;
+	return 0;
+}
 
 static int option_proc(void *data, const char *arg, int key,
 		       struct fuse_args *outargs)
@@ -35,6 +61,9 @@ static int option_proc(void *data, const char *arg, int key,
 	case KEY_VERSION:
 		opts->show_version = 1;
 		return 0;
+	case KEY_VERIFY_KEY:
+		/* Repeatable, so not a plain %s template: keep them all. */
+		return add_verify_key(opts, arg + strlen("verify_key="));
 	case FUSE_OPT_KEY_NONOPT:
 		if (!opts->artifact) {
 			opts->artifact = strdup(arg);
@@ -99,11 +128,19 @@ void mfs_options_help(const char *prog)
 {
 	mfs_options_usage(stdout, prog);
 	printf("\n"
-	       "Mounts a Mender Artifact (.mender) as a read-only directory tree.\n"
+	       "Mounts a Mender Artifact (.mender) as a directory tree.\n"
 	       "\n"
 	       "menderfs options:\n"
 	       "    -h, --help             print this help and exit\n"
 	       "    -V, --version          print the version and exit\n"
+	       "    -o verify_key=PATH     PEM public key (RSA >= 2048 bits or EC P-256)\n"
+	       "                           to verify the signature with; repeatable,\n"
+	       "                           tried in order (default: none)\n"
+	       "    -o mender_conf=PATH    take the verification keys from a Mender\n"
+	       "                           client configuration: ArtifactVerifyKey or\n"
+	       "                           ArtifactVerifyKeys (default: none)\n"
+	       "    -o require_signature   refuse to mount unless .verify would say\n"
+	       "                           'status: verified' (default: off)\n"
 	       "\n");
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -118,6 +155,10 @@ void mfs_options_version(void)
 
 void mfs_options_destroy(struct mfs_options *opts)
 {
+	for (size_t i = 0; i < opts->verify_key_count; i++)
+		free(opts->verify_keys[i]);
+	free(opts->verify_keys);
+	free(opts->mender_conf);
 	free(opts->artifact);
-	opts->artifact = NULL;
+	memset(opts, 0, sizeof(*opts));
 }

@@ -3,9 +3,14 @@
 #define MFS_OPTIONS_H
 
 #include <fuse_lowlevel.h>
+#include <stdio.h>
 
 struct mfs_options {
 	char *artifact;		/* the first non-option argument */
+	char **verify_keys;	/* -o verify_key=, in the order given */
+	size_t verify_key_count;
+	char *mender_conf;
+	int require_signature;
 	int show_help;
 	int show_version;
 };

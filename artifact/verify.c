@@ -1,0 +1,490 @@
+/*
+ * Verifying an artifact: structure, signature, checksums, in that order
+ * of precedence.  Every stage runs whatever the earlier ones found, so
+ * the report can say everything that is wrong, but the status names the
+ * first stage that failed, as a device would refuse at the first.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "artifact/header_info.h"
+#include "artifact/names.h"
+#include "artifact/verify.h"
+#include "crypto/base64.h"
+
+#define HASH_CHUNK (256 * 1024)
+#define SIGNATURE_MAX_SIZE (64 * 1024)
+
+/* A checksum computed from the artifact itself. */
+struct actual {
+	char *name;
+	uint8_t sha256[32];
+	bool readable;
+	bool matched;
+};
+
+struct actuals {
+	struct actual *items;
+	size_t count, capacity;
+};
+
+static void set_structure(struct mfs_verification *v, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_structure(struct mfs_verification *v, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (v->structure[0])
+		return;		/* the first problem is the one reported */
+	va_start(ap, fmt);
+	vsnprintf(v->structure, sizeof(v->structure), fmt, ap);
+	va_end(ap);
+}
+
+static struct actual *actual_add(struct actuals *list, const char *name)
+{
+	struct actual *a;
+
+	if (list->count == list->capacity) {
+		size_t cap = list->capacity ? list->capacity * 2 : 16;
+		struct actual *items = realloc(list->items, cap * sizeof(*items));
+
+		if (!items)
+			return NULL;
+		list->items = items;
+		list->capacity = cap;
+	}
+	a = &list->items[list->count];
+	memset(a, 0, sizeof(*a));
+	a->name = strdup(name);
+	if (!a->name)
+		return NULL;
+	list->count++;
+	return a;
+}
+
+static void actuals_destroy(struct actuals *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		free(list->items[i].name);
+	free(list->items);
+}
+
+/* SHA-256 of an outer member's raw bytes. */
+static int hash_member(struct mfs_artifact *a, size_t i, struct actual *out,
+		       uint8_t *buf)
+{
+	const struct mfs_entry *m = &a->outer.members[i];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint64_t off = 0;
+	int ret = 0;
+
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (off < m->size) {
+		ssize_t n = mfs_artifact_read_member(a, i, buf, HASH_CHUNK, off);
+
+		if (n <= 0)
+			goto out;	/* stays unreadable */
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	out->readable = EVP_DigestFinal_ex(ctx, out->sha256, NULL) == 1;
+out:
+	EVP_MD_CTX_free(ctx);
+	return ret;
+}
+
+/* SHA-256 of the entry the walker stands on, read through libarchive. */
+static int hash_entry(struct mfs_inner *w, const struct mfs_entry *e,
+		      struct actual *out, uint8_t *buf)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint64_t left = e->size;
+	int ret = 0;
+
+	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	while (left > 0) {
+		ssize_t n = mfs_inner_read_data(w, buf, left < HASH_CHUNK ?
+						(size_t)left : HASH_CHUNK);
+		if (n <= 0) {
+			ret = -EIO;
+			goto out;
+		}
+		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		left -= (uint64_t)n;
+	}
+	out->readable = EVP_DigestFinal_ex(ctx, out->sha256, NULL) == 1;
+out:
+	EVP_MD_CTX_free(ctx);
+	return ret;
+}
+
+/* Walks payload i whole with a walker of its own, hashing every file. */
+static int hash_payload(struct mfs_artifact *a, size_t i,
+			struct mfs_verification *v, struct actuals *list,
+			uint8_t *buf)
+{
+	struct mfs_payload *p = &a->payloads[i];
+	struct mfs_inner *w = NULL;
+	struct mfs_entry e = { 0 };
+	bool empty = mfs_header_info_payload_is_empty(a, i);
+	char name[PATH_MAX + 32];
+	int ret;
+
+	ret = mfs_inner_open(p->stream, &w);
+	if (ret < 0)
+		return ret;
+	while ((ret = mfs_inner_next(w, &e)) == 1) {
+		struct actual *act;
+
+		if (!mfs_name_is_safe(e.name)) {
+			set_structure(v, "%s holds an unsafe name", p->dir);
+		} else if (S_ISDIR(e.mode)) {
+			/* implied by the file names anyway */
+		} else if (!S_ISREG(e.mode)) {
+			set_structure(v, "%s/%s is not a regular file", p->dir,
+				      e.name);
+		} else {
+			if (empty)
+				set_structure(v, "%s is declared empty (type "
+					      "null) but holds %s", p->dir, e.name);
+			snprintf(name, sizeof(name), "%s/%s", p->dir, e.name);
+			act = actual_add(list, name);
+			if (!act) {
+				ret = -ENOMEM;
+				break;
+			}
+			ret = hash_entry(w, &e, act, buf);
+			if (ret == -EIO) {
+				set_structure(v, "%s is truncated or corrupt: %s",
+					a->outer.members[p->member].name,
+					mfs_inner_error(w));
+				ret = 0;
+				break;
+			}
+			if (ret < 0)
+				break;
+		}
+		mfs_entry_destroy(&e);
+	}
+	if (ret < 0 && ret != -ENOMEM) {
+		set_structure(v, "%s is not a readable tar: %s",
+			      a->outer.members[p->member].name, mfs_inner_error(w));
+		ret = 0;
+	}
+	mfs_entry_destroy(&e);
+	mfs_inner_close(w);
+	return ret;
+}
+
+/* Nothing but zero blocks may follow the end-of-archive marker. */
+static void check_trailer(struct mfs_artifact *a, struct mfs_verification *v,
+			  uint8_t *buf)
+{
+	uint64_t off = a->outer.end_offset;
+
+	while (off < a->file_size) {
+		size_t want = a->file_size - off < HASH_CHUNK ?
+			      (size_t)(a->file_size - off) : HASH_CHUNK;
+		ssize_t n = pread(a->fd, buf, want, (off_t)off);
+
+		if (n <= 0)
+			return;
+		for (ssize_t j = 0; j < n; j++) {
+			if (buf[j]) {
+				set_structure(v, "data after the end of the tar "
+					      "archive at offset %llu",
+					      (unsigned long long)(off + (uint64_t)j));
+				return;
+			}
+		}
+		off += (uint64_t)n;
+	}
+}
+
+static void check_structure(struct mfs_artifact *a, struct mfs_verification *v,
+			    uint8_t *buf)
+{
+	char why[MFS_ERR_LEN];
+
+	pthread_mutex_lock(&a->note_lock);
+	if (a->malformed[0])
+		set_structure(v, "%s", a->malformed);
+	pthread_mutex_unlock(&a->note_lock);
+	if (a->m_manifest >= 0 && a->manifest.count == 0)
+		set_structure(v, "the manifest lists nothing");
+	if (a->m_header >= 0 && mfs_header_info_check(a, why, sizeof(why)) < 0)
+		set_structure(v, "%s", why);
+	if (a->m_header_augment >= 0 && a->m_manifest_augment < 0)
+		set_structure(v, "header-augment without manifest-augment");
+	check_trailer(a, v, buf);
+}
+
+static void check_signature(struct mfs_artifact *a, struct mfs_verification *v)
+{
+	uint8_t *text = NULL, *sig = NULL;
+	size_t sig_len = 0;
+	char why[256];
+	const struct mfs_entry *m;
+	ssize_t n;
+	int idx;
+
+	if (a->m_manifest_sig < 0)
+		return;
+	v->is_signed = true;
+	m = &a->outer.members[a->m_manifest_sig];
+	if (m->size > SIGNATURE_MAX_SIZE) {
+		snprintf(v->signature_problem, sizeof(v->signature_problem),
+			 "manifest.sig is larger than %d bytes", SIGNATURE_MAX_SIZE);
+		return;
+	}
+	text = malloc(m->size + 1);
+	if (!text) {
+		snprintf(v->signature_problem, sizeof(v->signature_problem),
+			 "out of memory");
+		return;
+	}
+	n = mfs_artifact_read_member(a, (size_t)a->m_manifest_sig, text,
+				     (size_t)m->size, 0);
+	if (n != (ssize_t)m->size) {
+		snprintf(v->signature_problem, sizeof(v->signature_problem),
+			 "manifest.sig is unreadable");
+		goto out;
+	}
+	if (mfs_b64_decode((const char *)text, (size_t)n, &sig, &sig_len,
+			   &v->signature_canonical, why, sizeof(why)) < 0) {
+		snprintf(v->signature_problem, sizeof(v->signature_problem),
+			 "manifest.sig is not base64: %s", why);
+		goto out;
+	}
+	if (v->key_count == 0 || !a->manifest_bytes)
+		goto out;
+	idx = mfs_sig_verify_any(v->keys, v->key_count, a->manifest_bytes,
+				 a->manifest_len, sig, sig_len, v->attempts,
+				 why, sizeof(why));
+	v->key_index = idx >= 0 ? idx : -1;
+out:
+	free(sig);
+	free(text);
+}
+
+static int line_add(struct mfs_verification *v, const char *name,
+		    enum mfs_check result, bool augment)
+{
+	struct mfs_check_line *l;
+
+	if (v->line_count == v->line_capacity) {
+		size_t cap = v->line_capacity ? v->line_capacity * 2 : 16;
+		struct mfs_check_line *lines = realloc(v->lines,
+						       cap * sizeof(*lines));
+		if (!lines)
+			return -ENOMEM;
+		v->lines = lines;
+		v->line_capacity = cap;
+	}
+	l = &v->lines[v->line_count];
+	l->name = strdup(name);
+	if (!l->name)
+		return -ENOMEM;
+	l->result = result;
+	l->augment = augment;
+	v->line_count++;
+	return 0;
+}
+
+static struct actual *actual_find(struct actuals *list, const char *name)
+{
+	for (size_t i = 0; i < list->count; i++)
+		if (strcmp(list->items[i].name, name) == 0)
+			return &list->items[i];
+	return NULL;
+}
+
+/* One line per manifest entry in manifest order, then the unlisted. */
+static int compare_manifest(struct mfs_verification *v,
+			    const struct mfs_manifest *m, bool augment,
+			    struct actuals *list)
+{
+	for (size_t i = 0; i < m->count; i++) {
+		const struct mfs_manifest_line *l = &m->lines[i];
+		struct actual *act = actual_find(list, l->name);
+		enum mfs_check result;
+		int ret;
+
+		if (!act || act->matched)
+			result = MFS_CHECK_MISSING;
+		else if (!act->readable)
+			result = MFS_CHECK_UNREADABLE;
+		else if (memcmp(act->sha256, l->sha256, 32) != 0)
+			result = MFS_CHECK_MISMATCH;
+		else
+			result = MFS_CHECK_OK;
+		if (act)
+			act->matched = true;
+		ret = line_add(v, l->name, result, augment);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int check_checksums(struct mfs_artifact *a, struct mfs_verification *v,
+			   struct actuals *list)
+{
+	int ret = compare_manifest(v, &a->manifest, false, list);
+
+	if (ret == 0)
+		ret = compare_manifest(v, &a->manifest_augment, true, list);
+	for (size_t i = 0; i < list->count && ret == 0; i++)
+		if (!list->items[i].matched)
+			ret = line_add(v, list->items[i].name,
+				       MFS_CHECK_UNLISTED, false);
+	return ret;
+}
+
+static bool manifest_is_sorted(const struct mfs_manifest *m)
+{
+	for (size_t i = 1; i < m->count; i++)
+		if (strcmp(m->lines[i - 1].name, m->lines[i].name) >= 0)
+			return false;
+	return true;
+}
+
+static void decide(struct mfs_verification *v)
+{
+	const struct mfs_check_line *bad = NULL;
+
+	for (size_t i = 0; i < v->line_count && !bad; i++)
+		if (v->lines[i].result != MFS_CHECK_OK)
+			bad = &v->lines[i];
+
+	if (v->structure[0]) {
+		v->status = MFS_STATUS_MALFORMED;
+		snprintf(v->reason, sizeof(v->reason), "%s", v->structure);
+	} else if (v->signature_problem[0]) {
+		v->status = MFS_STATUS_INVALID_SIGNATURE;
+		snprintf(v->reason, sizeof(v->reason), "%s", v->signature_problem);
+	} else if (v->key_count && !v->is_signed) {
+		v->status = MFS_STATUS_UNSIGNED;
+		snprintf(v->reason, sizeof(v->reason),
+			 "the artifact is not signed, and keys are configured");
+	} else if (v->key_count && v->key_index < 0) {
+		v->status = MFS_STATUS_INVALID_SIGNATURE;
+		snprintf(v->reason, sizeof(v->reason),
+			 "no configured key verifies the signature");
+	} else if (bad) {
+		v->status = MFS_STATUS_CHECKSUM_MISMATCH;
+		snprintf(v->reason, sizeof(v->reason), "%s: %s", bad->name,
+			 mfs_check_word(bad->result));
+	} else if (!v->is_signed) {
+		v->status = MFS_STATUS_UNSIGNED;
+		snprintf(v->reason, sizeof(v->reason), "the artifact is not signed");
+	} else if (!v->key_count) {
+		v->status = MFS_STATUS_NO_KEYS;
+		snprintf(v->reason, sizeof(v->reason),
+			 "no key is configured to judge the signature");
+	} else {
+		v->status = MFS_STATUS_VERIFIED;
+	}
+}
+
+int mfs_verify_artifact(struct mfs_artifact *a,
+			const struct mfs_key *const *keys, size_t key_count,
+			struct mfs_verification *v)
+{
+	struct actuals list = { 0 };
+	uint8_t *buf = NULL;
+	struct actual *act;
+	int ret = -ENOMEM;
+
+	memset(v, 0, sizeof(*v));
+	v->key_index = -1;
+	v->keys = keys;
+	v->key_count = key_count;
+	v->attempts = calloc(key_count + 1, sizeof(*v->attempts));
+	buf = malloc(HASH_CHUNK);
+	if (!v->attempts || !buf)
+		goto out;
+
+	check_structure(a, v, buf);
+
+	/* What the artifact holds, hashed: members, then payload files. */
+	if ((act = actual_add(&list, "version")) == NULL ||
+	    hash_member(a, 0, act, buf) < 0)
+		goto out;
+	if (a->m_header >= 0 &&
+	    ((act = actual_add(&list, a->outer.members[a->m_header].name)) == NULL ||
+	     hash_member(a, (size_t)a->m_header, act, buf) < 0))
+		goto out;
+	if (a->m_header_augment >= 0 &&
+	    ((act = actual_add(&list,
+			a->outer.members[a->m_header_augment].name)) == NULL ||
+	     hash_member(a, (size_t)a->m_header_augment, act, buf) < 0))
+		goto out;
+	for (size_t i = 0; i < a->payload_count; i++)
+		if (hash_payload(a, i, v, &list, buf) < 0)
+			goto out;
+
+	check_signature(a, v);
+	v->manifest_sorted = manifest_is_sorted(&a->manifest);
+	if (check_checksums(a, v, &list) < 0)
+		goto out;
+	decide(v);
+	ret = 0;
+out:
+	actuals_destroy(&list);
+	free(buf);
+	if (ret < 0)
+		mfs_verification_destroy(v);
+	return ret;
+}
+
+void mfs_verification_destroy(struct mfs_verification *v)
+{
+	for (size_t i = 0; i < v->line_count; i++)
+		free(v->lines[i].name);
+	free(v->lines);
+	free(v->attempts);
+	memset(v, 0, sizeof(*v));
+}
+
+const char *mfs_status_word(enum mfs_status s)
+{
+	static const char *const words[] = {
+		[MFS_STATUS_VERIFIED] = "verified",
+		[MFS_STATUS_UNSIGNED] = "unsigned",
+		[MFS_STATUS_INVALID_SIGNATURE] = "invalid-signature",
+		[MFS_STATUS_CHECKSUM_MISMATCH] = "checksum-mismatch",
+		[MFS_STATUS_MALFORMED] = "malformed",
+		[MFS_STATUS_NO_KEYS] = "no-keys",
+	};
+
+	return words[s];
+}
+
+const char *mfs_check_word(enum mfs_check c)
+{
+	static const char *const words[] = {
+		[MFS_CHECK_OK] = "ok",
+		[MFS_CHECK_MISMATCH] = "mismatch",
+		[MFS_CHECK_MISSING] = "missing",
+		[MFS_CHECK_UNLISTED] = "unlisted",
+		[MFS_CHECK_UNREADABLE] = "unreadable",
+	};
+
+	return words[c];
+}

@@ -1,0 +1,80 @@
+/*
+ * Verifying an artifact as a device configured with ArtifactVerifyKey(s)
+ * would before installing it: structure, then the signature over the raw
+ * manifest, then every checksum the manifests list.  The first failing
+ * stage decides the status; the details of every stage are kept for the
+ * report.
+ */
+#ifndef MFS_VERIFY_ARTIFACT_H
+#define MFS_VERIFY_ARTIFACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "artifact/artifact.h"
+#include "crypto/keys.h"
+#include "crypto/verify.h"
+
+enum mfs_status {
+	MFS_STATUS_VERIFIED,
+	MFS_STATUS_UNSIGNED,
+	MFS_STATUS_INVALID_SIGNATURE,
+	MFS_STATUS_CHECKSUM_MISMATCH,
+	MFS_STATUS_MALFORMED,
+	MFS_STATUS_NO_KEYS,
+};
+
+/* What became of one name the manifests list, or one payload file. */
+enum mfs_check {
+	MFS_CHECK_OK,
+	MFS_CHECK_MISMATCH,
+	MFS_CHECK_MISSING,	/* listed, but no such file */
+	MFS_CHECK_UNLISTED,	/* a payload file no manifest lists */
+	MFS_CHECK_UNREADABLE,	/* its bytes could not be read whole */
+};
+
+struct mfs_check_line {
+	char *name;
+	enum mfs_check result;
+	bool augment;		/* listed in manifest-augment */
+};
+
+struct mfs_verification {
+	enum mfs_status status;
+	char reason[MFS_ERR_LEN];	/* why, when not verified */
+
+	char structure[MFS_ERR_LEN];	/* "" when the structure is sound */
+
+	bool is_signed;
+	bool signature_canonical;	/* base64 exactly as Mender writes it */
+	char signature_problem[MFS_ERR_LEN];	/* undecodable base64 */
+	int key_index;			/* the key that verified, or -1 */
+	size_t key_count;
+	struct mfs_sig_attempt *attempts;	/* key_count of them */
+	const struct mfs_key *const *keys;	/* borrowed, for names */
+
+	bool manifest_sorted;		/* lines in name order, as written */
+
+	struct mfs_check_line *lines;
+	size_t line_count, line_capacity;
+};
+
+/* Verifies a with the keys, in order.  Reads every payload whole.
+ * Returns 0 with the outcome in v (destroy it after), or a negative
+ * errno when verification itself could not run (-ENOMEM). */
+int mfs_verify_artifact(struct mfs_artifact *a,
+			const struct mfs_key *const *keys, size_t key_count,
+			struct mfs_verification *v);
+
+void mfs_verification_destroy(struct mfs_verification *v);
+
+/* "verified", "unsigned", ... as the report's first line names them. */
+const char *mfs_status_word(enum mfs_status s);
+const char *mfs_check_word(enum mfs_check c);
+
+/* Renders the report (see the man page for the format) into a malloc'd
+ * NUL-terminated string.  Returns 0 or -ENOMEM. */
+int mfs_verification_report(const struct mfs_verification *v, char **text,
+			    size_t *len);
+
+#endif

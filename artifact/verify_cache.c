@@ -1,0 +1,130 @@
+/* The verification report, computed once per artifact state and shared. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "artifact/verify_cache.h"
+
+void mfs_verify_cache_init(struct mfs_verify_cache *c, struct mfs_artifact *a,
+			   const struct mfs_key *const *keys, size_t key_count)
+{
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->done, NULL);
+	c->artifact = a;
+	c->keys = keys;
+	c->key_count = key_count;
+}
+
+static void report_free(struct mfs_report *r)
+{
+	if (!r)
+		return;
+	free(r->text);
+	free(r);
+}
+
+void mfs_verify_cache_destroy(struct mfs_verify_cache *c)
+{
+	if (c->current && --c->current->refs == 0)
+		report_free(c->current);
+	pthread_cond_destroy(&c->done);
+	pthread_mutex_destroy(&c->lock);
+}
+
+static int compute(struct mfs_verify_cache *c, struct mfs_artifact *a,
+		   struct mfs_report **out)
+{
+	struct mfs_verification v;
+	struct mfs_report *r = calloc(1, sizeof(*r));
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	ret = mfs_verify_artifact(a, c->keys, c->key_count, &v);
+	if (ret < 0) {
+		free(r);
+		return ret;
+	}
+	ret = mfs_verification_report(&v, &r->text, &r->len);
+	r->status = v.status;
+	snprintf(r->reason, sizeof(r->reason), "%s", v.reason);
+	mfs_verification_destroy(&v);
+	if (ret < 0) {
+		free(r);
+		return ret;
+	}
+	r->refs = 1;
+	*out = r;
+	return 0;
+}
+
+int mfs_verify_cache_get(struct mfs_verify_cache *c, struct mfs_report **out)
+{
+	struct mfs_artifact *a;
+	struct mfs_report *r = NULL;
+	int ret = 0;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->current && c->computing)
+		pthread_cond_wait(&c->done, &c->lock);
+	if (!c->current) {
+		c->computing = true;
+		a = c->artifact;
+		pthread_mutex_unlock(&c->lock);
+		ret = compute(c, a, &r);
+		pthread_mutex_lock(&c->lock);
+		c->computing = false;
+		/* Kept only if the artifact did not change meanwhile. */
+		if (ret == 0 && a == c->artifact && !c->current) {
+			c->current = r;
+			r->refs++;
+		}
+		pthread_cond_broadcast(&c->done);
+	} else {
+		r = c->current;
+		r->refs++;
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (ret == 0)
+		*out = r;
+	return ret;
+}
+
+void mfs_verify_cache_put(struct mfs_verify_cache *c, struct mfs_report *r)
+{
+	bool last;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&c->lock);
+	last = --r->refs == 0;
+	pthread_mutex_unlock(&c->lock);
+	if (last)
+		report_free(r);
+}
+
+long long mfs_verify_cache_size(struct mfs_verify_cache *c)
+{
+	long long size;
+
+	pthread_mutex_lock(&c->lock);
+	size = c->current ? (long long)c->current->len : -1;
+	pthread_mutex_unlock(&c->lock);
+	return size;
+}
+
+void mfs_verify_cache_invalidate(struct mfs_verify_cache *c,
+				 struct mfs_artifact *a)
+{
+	struct mfs_report *old;
+
+	pthread_mutex_lock(&c->lock);
+	old = c->current;
+	c->current = NULL;
+	c->artifact = a;
+	if (old && --old->refs == 0)
+		report_free(old);
+	pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,21 @@
+/* The verification keys the command line names, loaded at start-up. */
+#ifndef MFS_KEYRING_H
+#define MFS_KEYRING_H
+
+#include <stddef.h>
+
+#include "crypto/keys.h"
+#include "fs/options.h"
+
+struct mfs_keyring {
+	struct mfs_key **keys;	/* verify_key options first, then mender_conf's */
+	size_t count;
+};
+
+/* Loads every key.  On failure prints one line naming the file and the
+ * reason on stderr and returns -1; the keyring is then empty. */
+int mfs_keyring_load(const struct mfs_options *opts, struct mfs_keyring *kr);
+
+void mfs_keyring_destroy(struct mfs_keyring *kr);
+
+#endif
