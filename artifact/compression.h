@@ -12,7 +12,8 @@ enum mfs_compression {
 };
 
 /* The magic bytes decide, not the name: a member called .gz that holds
- * plain tar is read as plain tar.  Fewer than 6 bytes is read as none. */
+ * plain tar is read as plain tar.  Input shorter than a format's magic
+ * (2 bytes gzip, 4 zstd, 6 xz) cannot be that format. */
 enum mfs_compression mfs_compression_detect(const void *head, size_t len);
 
 /* "none", "gzip", "xz", "zstd". */

@@ -46,9 +46,11 @@ static int gzip_decode(void *state, const uint8_t **in, size_t *in_len,
 	if (g->finished) {
 		/* Another member follows only if it starts with the magic;
 		 * anything else after the last member is the end. */
-		if (*in_len == 0)
+		/* One byte cannot tell: ask for more (the caller treats a
+		 * lone trailing byte at the very end as the end). */
+		if (*in_len < 2)
 			return MFS_DECODE_OK;
-		if (*in_len < 2 || (*in)[0] != 0x1f || (*in)[1] != 0x8b)
+		if ((*in)[0] != 0x1f || (*in)[1] != 0x8b)
 			return MFS_DECODE_END;
 		gzip_reset(g);
 	}

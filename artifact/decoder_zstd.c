@@ -49,8 +49,8 @@ static int zstd_decode(void *state, const uint8_t **in, size_t *in_len,
 	ZSTD_outBuffer ob = { *out, *out_len, 0 };
 	size_t ret;
 
-	if (*in_len == 0)
-		return MFS_DECODE_OK;
+	/* Called with no input too: output of a finished frame may still
+	 * be waiting to be flushed. */
 	ret = ZSTD_decompressStream(z->dctx, &ob, &ib);
 	*in += ib.pos;
 	*in_len -= ib.pos;
@@ -58,8 +58,10 @@ static int zstd_decode(void *state, const uint8_t **in, size_t *in_len,
 	*out_len -= ob.pos;
 	if (ZSTD_isError(ret))
 		return -EIO;
-	/* 0 means a frame just ended and all its output was flushed. */
-	z->frame_done = ret == 0;
+	/* 0 means a frame just ended and all its output was flushed; a call
+	 * that moved nothing says nothing new. */
+	if (ib.pos || ob.pos)
+		z->frame_done = ret == 0;
 	return MFS_DECODE_OK;
 }
 

@@ -87,7 +87,7 @@ int mfs_header_load(struct mfs_stream *s, struct mfs_header *h,
 			free(b.data);
 			snprintf(err, errlen, "header file %s: %s", e.name,
 				 n < 0 ? mfs_inner_error(w) : "truncated");
-			ret = -EINVAL;
+			ret = n == -EFBIG || n == -ENOMEM ? (int)n : -EINVAL;
 			goto out;
 		}
 		b.name = e.name;

@@ -8,6 +8,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,7 @@ struct mfs_inner {
 	struct archive *archive;
 	uint64_t pos;
 	uint64_t limit;		/* 0: none */
+	bool started;		/* archive_read_open1 done */
 	char error[256];
 	uint8_t buf[INNER_BLOCK];
 };
@@ -33,8 +36,9 @@ static la_ssize_t inner_read(struct archive *a, void *data, const void **buf)
 
 	if (w->limit) {
 		if (w->pos >= w->limit) {
-			archive_set_error(a, EFBIG, "more than %llu bytes",
-					  (unsigned long long)w->limit);
+			/* libarchive's formatter knows %ju, not %llu. */
+			archive_set_error(a, EFBIG, "more than %ju bytes",
+					  (uintmax_t)w->limit);
 			return -1;
 		}
 		if (want > w->limit - w->pos)
@@ -88,14 +92,31 @@ int mfs_inner_open(struct mfs_stream *stream, struct mfs_inner **out)
 	archive_read_set_read_callback(w->archive, inner_read);
 	archive_read_set_skip_callback(w->archive, inner_skip);
 	archive_read_set_callback_data(w->archive, w);
-	if (archive_read_open1(w->archive) != ARCHIVE_OK) {
-		snprintf(w->error, sizeof(w->error), "%s",
-			 archive_error_string(w->archive));
-		/* Opening reads nothing yet; failing here is memory. */
-		mfs_inner_close(w);
-		return -ENOMEM;
-	}
 	*out = w;
+	return 0;
+}
+
+/* The errno for the walk's last failure: what the callbacks or
+ * libarchive recorded (EFBIG from the limit), else fallback. */
+static int walk_errno(struct mfs_inner *w, int fallback)
+{
+	int e = archive_errno(w->archive);
+	const char *why = archive_error_string(w->archive);
+
+	snprintf(w->error, sizeof(w->error), "%s", why ? why : "unreadable tar");
+	return e == EFBIG || e == ENOMEM ? -e : fallback;
+}
+
+/* libarchive reads the first block when opening, to recognise the
+ * format; that is done at the first entry, so its failure is reported
+ * like any other bad input, with libarchive's reason kept. */
+static int inner_start(struct mfs_inner *w)
+{
+	if (w->started)
+		return 0;
+	if (archive_read_open1(w->archive) != ARCHIVE_OK)
+		return walk_errno(w, -EINVAL);
+	w->started = true;
 	return 0;
 }
 
@@ -105,16 +126,14 @@ int mfs_inner_next(struct mfs_inner *w, struct mfs_entry *e)
 	const char *name;
 	int r;
 
+	r = inner_start(w);
+	if (r < 0)
+		return r;
 	r = archive_read_next_header(w->archive, &ae);
 	if (r == ARCHIVE_EOF)
 		return 0;
-	if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-		const char *why = archive_error_string(w->archive);
-
-		snprintf(w->error, sizeof(w->error), "%s",
-			 why ? why : "unreadable tar header");
-		return -EINVAL;
-	}
+	if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
+		return walk_errno(w, -EINVAL);
 	name = archive_entry_pathname(ae);
 	memset(e, 0, sizeof(*e));
 	e->name = strdup(name ? name : "");
@@ -137,13 +156,8 @@ ssize_t mfs_inner_read_data(struct mfs_inner *w, void *buf, size_t len)
 		la_ssize_t n = archive_read_data(w->archive,
 						 (uint8_t *)buf + done,
 						 len - done);
-		if (n < 0) {
-			const char *why = archive_error_string(w->archive);
-
-			snprintf(w->error, sizeof(w->error), "%s",
-				 why ? why : "unreadable entry data");
-			return -EIO;
-		}
+		if (n < 0)
+			return walk_errno(w, -EIO);
 		if (n == 0)
 			break;
 		done += (size_t)n;

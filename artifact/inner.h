@@ -16,12 +16,15 @@
 
 struct mfs_inner;
 
-/* The stream must outlive the walker. */
+/* The stream must outlive the walker.  Reads nothing yet: a stream that
+ * is not a tar fails at the first mfs_inner_next().  Returns 0 or
+ * -ENOMEM. */
 int mfs_inner_open(struct mfs_stream *stream, struct mfs_inner **out);
 
 /* Fills e with the next entry (caller frees with mfs_entry_destroy).
  * Returns 1 for an entry, 0 at the end of the tar, or a negative errno
- * with the reason in mfs_inner_error(). */
+ * with the reason in mfs_inner_error(): -EINVAL for a broken tar or
+ * corrupt data, -EFBIG past the limit, -ENOMEM. */
 int mfs_inner_next(struct mfs_inner *w, struct mfs_entry *e);
 
 /* Copies the current entry's data into buf (up to len bytes, reading

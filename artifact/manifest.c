@@ -37,6 +37,15 @@ static int parse_line(const char *line, size_t len,
 	out->name = strndup(line + SHA256_HEX + 2, len - SHA256_HEX - 2);
 	if (!out->name)
 		return -ENOMEM;
+	for (const char *c = out->name; *c; c++) {
+		/* Control characters (a CR from CRLF line ends among them)
+		 * would make names that print one way and match another. */
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			free(out->name);
+			out->name = NULL;
+			return -EINVAL;
+		}
+	}
 	if (strlen(out->name) != len - SHA256_HEX - 2) {
 		free(out->name);	/* a NUL inside the name */
 		out->name = NULL;

@@ -154,6 +154,30 @@ static int cursor_rewind(const struct mfs_stream *s, struct cursor *c)
 	return 0;
 }
 
+/* Reads more compressed input after what the window still holds. */
+static int cursor_refill(const struct mfs_stream *s, struct cursor *c)
+{
+	size_t kept = c->input_len - c->input_pos;
+	uint64_t left = s->size - c->input_off;
+	size_t room = STREAM_INPUT_SIZE - kept;
+	size_t want = left < room ? (size_t)left : room;
+	ssize_t n;
+
+	memmove(c->input, c->input + c->input_pos, kept);
+	c->input_pos = 0;
+	c->input_len = kept;
+	if (want == 0)
+		return -EIO;	/* a full window and still no progress */
+	n = pread_full(s->fd, c->input + kept, want, s->offset + c->input_off);
+	if (n < 0)
+		return (int)n;
+	if (n == 0)		/* the file shrank under us */
+		return -EIO;
+	c->input_len += (size_t)n;
+	c->input_off += (uint64_t)n;
+	return 0;
+}
+
 /* Decodes up to len bytes into buf.  Returns the count (0 at the end of
  * the stream) or a negative errno. */
 static ssize_t cursor_decode(const struct mfs_stream *s, struct cursor *c,
@@ -162,24 +186,21 @@ static ssize_t cursor_decode(const struct mfs_stream *s, struct cursor *c,
 	uint8_t *out = buf;
 	size_t out_len = len;
 
+	bool stalled = false;
+
 	while (out_len > 0 && !c->ended) {
 		const uint8_t *in;
 		size_t in_len, before_in, before_out;
 		int ret;
 
-		if (c->input_pos == c->input_len && c->input_off < s->size) {
-			uint64_t left = s->size - c->input_off;
-			size_t want = left < STREAM_INPUT_SIZE ?
-				      (size_t)left : STREAM_INPUT_SIZE;
-			ssize_t n = pread_full(s->fd, c->input, want,
-					       s->offset + c->input_off);
-			if (n < 0)
-				return n;
-			if (n == 0)	/* the file shrank under us */
-				return -EIO;
-			c->input_pos = 0;
-			c->input_len = (size_t)n;
-			c->input_off += (uint64_t)n;
+		/* Refill when the window is used up, or when the decoder
+		 * stalled on a few leftover bytes it cannot judge alone. */
+		if ((c->input_pos == c->input_len || stalled) &&
+		    c->input_off < s->size) {
+			ret = cursor_refill(s, c);
+			if (ret < 0)
+				return ret;
+			stalled = false;
 		}
 
 		in = c->input + c->input_pos;
@@ -194,11 +215,13 @@ static ssize_t cursor_decode(const struct mfs_stream *s, struct cursor *c,
 			break;
 		}
 		if (in_len == before_in && out_len == before_out) {
-			bool exhausted = c->input_pos == c->input_len &&
-					 c->input_off == s->size;
-			/* No progress: either the data is over, cleanly or
-			 * cut short, or the decoder is stuck on bad input. */
-			if (exhausted && s->ops->at_end(c->decoder))
+			/* No progress: more input may unblock it; without
+			 * more, the data is over (cleanly or cut short) or
+			 * the decoder is stuck on bad input. */
+			if (c->input_off < s->size && !stalled)
+				stalled = true;
+			else if (c->input_off == s->size &&
+				 s->ops->at_end(c->decoder))
 				c->ended = true;
 			else
 				return -EIO;
