@@ -20,11 +20,24 @@
 
 enum node_kind {
 	NODE_DIR,
-	NODE_MEMBER,		/* raw bytes of an outer member */
+	NODE_MEMBER,		/* raw bytes of an outer member, by role */
 	NODE_BLOB,		/* a header file, in memory */
 	NODE_PAYLOAD,		/* a file inside a payload tar */
 	NODE_SIGNATURE,		/* virtual: the text of manifest.sig */
 	NODE_VERIFY,		/* virtual: served by the daemon */
+};
+
+/* Which member a member node shows.  Nodes name members by role, not
+ * by index, so they stay right when a rewrite adds or drops manifest.sig
+ * and the indexes shift. */
+enum member_role {
+	ROLE_VERSION,
+	ROLE_MANIFEST,
+	ROLE_MANIFEST_SIG,
+	ROLE_MANIFEST_AUGMENT,
+	ROLE_HEADER,
+	ROLE_HEADER_AUGMENT,
+	ROLE_DATA,		/* with the payload number in node.payload */
 };
 
 /* Payload node states besides a negative errno. */
@@ -41,8 +54,9 @@ struct node {
 
 	uint64_t *children;
 	size_t child_count, child_capacity;
+	bool detached;			/* no name leads here now */
 
-	size_t member;			/* NODE_MEMBER */
+	enum member_role role;		/* NODE_MEMBER */
 	const struct mfs_blob *blob;	/* NODE_BLOB */
 	size_t payload;			/* NODE_PAYLOAD */
 	char *entry_name;		/* NODE_PAYLOAD: its name in the tar */
@@ -51,8 +65,15 @@ struct node {
 };
 
 struct mfs_tree {
+	/* Held shared by every public call for its whole length, and
+	 * exclusively to swap the artifact after a rewrite; it prefers the
+	 * writer so a stream of readers cannot starve a swap. */
+	pthread_rwlock_t swap_lock;
 	struct mfs_artifact *artifact;
-	pthread_rwlock_t lock;
+	uint64_t generation;		/* swaps so far */
+	uint64_t manifest_sig_ino;	/* reserved even when unsigned */
+
+	pthread_rwlock_t lock;		/* the node table */
 	struct node *nodes;
 	size_t count, capacity;
 	size_t *payload_synced;		/* entries already turned into nodes */
@@ -131,6 +152,7 @@ static void node_detach(struct mfs_tree *t, uint64_t ino)
 {
 	struct node *d = node_at(t, node_at(t, ino)->parent);
 
+	node_at(t, ino)->detached = true;
 	for (size_t i = 0; i < d->child_count; i++) {
 		if (d->children[i] == ino) {
 			memmove(&d->children[i], &d->children[i + 1],
@@ -139,6 +161,25 @@ static void node_detach(struct mfs_tree *t, uint64_t ino)
 			return;
 		}
 	}
+}
+
+/* Puts a detached node back in its directory. */
+static int node_attach(struct mfs_tree *t, uint64_t ino)
+{
+	struct node *n = node_at(t, ino), *d = node_at(t, n->parent);
+
+	if (d->child_count == d->child_capacity) {
+		size_t cap = d->child_capacity ? d->child_capacity * 2 : 8;
+		uint64_t *c = realloc(d->children, cap * sizeof(*c));
+
+		if (!c)
+			return -ENOMEM;
+		d->children = c;
+		d->child_capacity = cap;
+	}
+	d->children[d->child_count++] = ino;
+	n->detached = false;
+	return 0;
 }
 
 /* Adds the file at path (relative to dir), creating the directories on
@@ -186,8 +227,42 @@ static int64_t dir_add(struct mfs_tree *t, uint64_t dir, const char *path)
 	return node_at(t, (uint64_t)ino)->kind == NODE_DIR ? ino : -EEXIST;
 }
 
-static int add_member(struct mfs_tree *t, ssize_t index)
+/* The index of the member a role names in a, or -1 when a has none. */
+static ssize_t member_index(const struct mfs_artifact *a, enum member_role role,
+			    size_t payload)
 {
+	switch (role) {
+	case ROLE_VERSION:
+		return a->m_version;
+	case ROLE_MANIFEST:
+		return a->m_manifest;
+	case ROLE_MANIFEST_SIG:
+		return a->m_manifest_sig;
+	case ROLE_MANIFEST_AUGMENT:
+		return a->m_manifest_augment;
+	case ROLE_HEADER:
+		return a->m_header;
+	case ROLE_HEADER_AUGMENT:
+		return a->m_header_augment;
+	case ROLE_DATA:
+		break;
+	}
+	return payload < a->payload_count ?
+	       (ssize_t)a->payloads[payload].member : -1;
+}
+
+/* Copies a member's metadata into its node. */
+static void member_attrs(struct node *n, const struct mfs_entry *m)
+{
+	n->perm = 0444 & m->mode;
+	n->mtime = m->mtime;
+	n->size = m->size;
+}
+
+static int add_member(struct mfs_tree *t, enum member_role role,
+		      size_t payload)
+{
+	ssize_t index = member_index(t->artifact, role, payload);
 	const struct mfs_entry *m;
 	struct node *n;
 	int64_t ino;
@@ -199,10 +274,29 @@ static int add_member(struct mfs_tree *t, ssize_t index)
 	if (ino < 0)
 		return ino == -EEXIST ? 0 : (int)ino;
 	n = node_at(t, (uint64_t)ino);
-	n->member = (size_t)index;
-	n->perm &= m->mode;
-	n->mtime = m->mtime;
-	n->size = m->size;
+	n->role = role;
+	n->payload = payload;
+	member_attrs(n, m);
+	return 0;
+}
+
+/* manifest.sig comes and goes with signing; its node stays, attached to
+ * the root only while the artifact has the member. */
+static int add_manifest_sig(struct mfs_tree *t)
+{
+	ssize_t index = t->artifact->m_manifest_sig;
+	int64_t ino = path_add(t, MFS_TREE_ROOT, "manifest.sig", NODE_MEMBER);
+	struct node *n;
+
+	if (ino < 0)
+		return (int)ino;
+	t->manifest_sig_ino = (uint64_t)ino;
+	n = node_at(t, (uint64_t)ino);
+	n->role = ROLE_MANIFEST_SIG;
+	if (index >= 0)
+		member_attrs(n, &t->artifact->outer.members[index]);
+	else
+		node_detach(t, (uint64_t)ino);
 	return 0;
 }
 
@@ -342,6 +436,8 @@ static int sync_payload(struct mfs_tree *t, size_t p)
 				"%s/%s clashes with a directory", pl->dir, e.name);
 			continue;
 		}
+		if (n->state == PAYLOAD_RESOLVED && n->offset == e.offset)
+			continue;	/* seen again after a swap */
 		if (n->state != PAYLOAD_UNRESOLVED) {
 			/* Two entries, one name: which one a tool extracts
 			 * differs, so show neither. */
@@ -374,18 +470,20 @@ static int sync_all_payloads(struct mfs_tree *t)
 static int tree_populate(struct mfs_tree *t)
 {
 	struct mfs_artifact *a = t->artifact;
-	ssize_t members[] = { a->m_version, a->m_manifest, a->m_manifest_sig,
-			      a->m_manifest_augment, a->m_header,
-			      a->m_header_augment };
 	int64_t ino;
 	int ret = 0;
 
 	if (!node_add(t, 0, "", 0, NODE_DIR))
 		return -ENOMEM;
-	for (size_t i = 0; i < sizeof(members) / sizeof(*members) && !ret; i++)
-		ret = add_member(t, members[i]);
+	ret = add_member(t, ROLE_VERSION, 0);
+	if (!ret)
+		ret = add_member(t, ROLE_MANIFEST, 0);
+	if (!ret)
+		ret = add_manifest_sig(t);
+	for (enum member_role r = ROLE_MANIFEST_AUGMENT; r < ROLE_DATA && !ret; r++)
+		ret = add_member(t, r, 0);
 	for (size_t p = 0; p < a->payload_count && !ret; p++)
-		ret = add_member(t, (ssize_t)a->payloads[p].member);
+		ret = add_member(t, ROLE_DATA, p);
 	if (!ret && a->m_header >= 0)
 		ret = add_header(t, "header", &a->header);
 	if (!ret && a->m_header_augment >= 0)
@@ -406,9 +504,7 @@ static int tree_populate(struct mfs_tree *t)
 	ino = path_add(t, MFS_TREE_ROOT, MFS_SIGNATURE_NAME, NODE_SIGNATURE);
 	if (ino < 0)
 		return (int)ino;
-	if (a->m_manifest_sig >= 0)
-		node_at(t, (uint64_t)ino)->size =
-			a->outer.members[a->m_manifest_sig].size;
+	node_at(t, (uint64_t)ino)->perm = 0644;
 	ino = path_add(t, MFS_TREE_ROOT, MFS_VERIFY_NAME, NODE_VERIFY);
 	return ino < 0 ? (int)ino : 0;
 }
@@ -420,7 +516,14 @@ int mfs_tree_build(struct mfs_artifact *a, struct mfs_tree **out)
 
 	if (!t)
 		return -ENOMEM;
+	pthread_rwlockattr_t attr;
+
 	t->artifact = a;
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr,
+		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&t->swap_lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
 	pthread_rwlock_init(&t->lock, NULL);
 	t->payload_synced = calloc(a->payload_count + 1,
 				   sizeof(*t->payload_synced));
@@ -445,6 +548,7 @@ void mfs_tree_destroy(struct mfs_tree *t)
 	free(t->nodes);
 	free(t->payload_synced);
 	pthread_rwlock_destroy(&t->lock);
+	pthread_rwlock_destroy(&t->swap_lock);
 	free(t);
 }
 
@@ -483,7 +587,7 @@ static int resolve_payload(struct mfs_tree *t, uint64_t ino)
 	return state < 0 ? state : 0;
 }
 
-int mfs_tree_lookup(struct mfs_tree *t, uint64_t dir, const char *name,
+static int tree_lookup(struct mfs_tree *t, uint64_t dir, const char *name,
 		    uint64_t *ino)
 {
 	struct node *d;
@@ -513,14 +617,14 @@ int mfs_tree_lookup(struct mfs_tree *t, uint64_t dir, const char *name,
 	return ret;
 }
 
-int mfs_tree_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st)
+static int tree_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st)
 {
 	struct node *n;
 	int ret = 0;
 
 	pthread_rwlock_rdlock(&t->lock);
 	n = node_at(t, ino);
-	if (!n)
+	if (!n || n->detached)
 		ret = -ENOENT;
 	else if (n->kind == NODE_PAYLOAD && n->state != PAYLOAD_RESOLVED)
 		ret = 1;
@@ -539,6 +643,9 @@ int mfs_tree_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st)
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_size = n->kind == NODE_DIR ? 0 : (off_t)n->size;
+	if (n->kind == NODE_SIGNATURE && t->artifact->m_manifest_sig >= 0)
+		st->st_size = (off_t)t->artifact->outer.members[
+					t->artifact->m_manifest_sig].size;
 	st->st_blksize = 4096;
 	st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
 	st->st_mtime = st->st_ctime = st->st_atime = (time_t)n->mtime;
@@ -546,7 +653,7 @@ int mfs_tree_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st)
 	return 0;
 }
 
-int mfs_tree_child(struct mfs_tree *t, uint64_t dir, size_t i, uint64_t *ino,
+static int tree_child(struct mfs_tree *t, uint64_t dir, size_t i, uint64_t *ino,
 		   mode_t *type, char *name)
 {
 	struct node *d;
@@ -606,13 +713,13 @@ static ssize_t read_payload(struct mfs_tree *t, uint64_t ino, uint8_t *buf,
 	return (ssize_t)done;
 }
 
-ssize_t mfs_tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len,
+static ssize_t tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len,
 		      uint64_t off)
 {
 	struct mfs_artifact *a = t->artifact;
 	enum node_kind kind;
 	const struct mfs_blob *blob;
-	size_t member;
+	ssize_t member;
 	struct node *n;
 
 	pthread_rwlock_rdlock(&t->lock);
@@ -623,7 +730,7 @@ ssize_t mfs_tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len,
 	}
 	kind = n->kind;
 	blob = n->blob;
-	member = n->member;
+	member = member_index(a, n->role, n->payload);
 	pthread_rwlock_unlock(&t->lock);
 
 	switch (kind) {
@@ -632,7 +739,9 @@ ssize_t mfs_tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len,
 	case NODE_VERIFY:
 		return -EINVAL;	/* the daemon serves it */
 	case NODE_MEMBER:
-		return mfs_artifact_read_member(a, member, buf, len, off);
+		if (member < 0)
+			return -ENOENT;
+		return mfs_artifact_read_member(a, (size_t)member, buf, len, off);
 	case NODE_SIGNATURE:
 		if (a->m_manifest_sig < 0)
 			return 0;
@@ -668,7 +777,107 @@ enum mfs_virtual mfs_tree_virtual(struct mfs_tree *t, uint64_t ino)
 
 int mfs_tree_is_writable(struct mfs_tree *t, uint64_t ino)
 {
-	/* Signing through the signature file arrives with the rewrite; until
-	 * then every node is read-only. */
-	return 0;
+	return mfs_tree_virtual(t, ino) == MFS_VIRTUAL_SIGNATURE;
+}
+
+/* Public calls hold the swap lock shared for their whole length, so the
+ * artifact they use cannot be closed under them. */
+int mfs_tree_lookup(struct mfs_tree *t, uint64_t dir, const char *name,
+		    uint64_t *ino)
+{
+	int ret;
+
+	pthread_rwlock_rdlock(&t->swap_lock);
+	ret = tree_lookup(t, dir, name, ino);
+	pthread_rwlock_unlock(&t->swap_lock);
+	return ret;
+}
+
+int mfs_tree_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st)
+{
+	int ret;
+
+	pthread_rwlock_rdlock(&t->swap_lock);
+	ret = tree_getattr(t, ino, st);
+	pthread_rwlock_unlock(&t->swap_lock);
+	return ret;
+}
+
+int mfs_tree_child(struct mfs_tree *t, uint64_t dir, size_t i, uint64_t *ino,
+		   mode_t *type, char *name)
+{
+	int ret;
+
+	pthread_rwlock_rdlock(&t->swap_lock);
+	ret = tree_child(t, dir, i, ino, type, name);
+	pthread_rwlock_unlock(&t->swap_lock);
+	return ret;
+}
+
+ssize_t mfs_tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len,
+		      uint64_t off)
+{
+	ssize_t ret;
+
+	pthread_rwlock_rdlock(&t->swap_lock);
+	ret = tree_read(t, ino, buf, len, off);
+	pthread_rwlock_unlock(&t->swap_lock);
+	return ret;
+}
+
+int mfs_tree_is_mutable(struct mfs_tree *t, uint64_t ino)
+{
+	return ino == t->manifest_sig_ino ||
+	       mfs_tree_virtual(t, ino) != MFS_VIRTUAL_NONE;
+}
+
+struct mfs_artifact *mfs_tree_pin(struct mfs_tree *t, uint64_t *generation)
+{
+	pthread_rwlock_rdlock(&t->swap_lock);
+	if (generation)
+		*generation = t->generation;
+	return t->artifact;
+}
+
+void mfs_tree_unpin(struct mfs_tree *t)
+{
+	pthread_rwlock_unlock(&t->swap_lock);
+}
+
+uint64_t mfs_tree_generation(struct mfs_tree *t)
+{
+	uint64_t g;
+
+	pthread_rwlock_rdlock(&t->swap_lock);
+	g = t->generation;
+	pthread_rwlock_unlock(&t->swap_lock);
+	return g;
+}
+
+struct mfs_artifact *mfs_tree_swap(struct mfs_tree *t, struct mfs_artifact *a)
+{
+	struct mfs_artifact *old;
+	struct node *n;
+	ssize_t sig;
+
+	pthread_rwlock_wrlock(&t->swap_lock);
+	pthread_rwlock_wrlock(&t->lock);
+	old = t->artifact;
+	t->artifact = a;
+	t->generation++;
+	/* The new artifact walks its payloads afresh; entries it finds
+	 * again match the resolved nodes by offset. */
+	memset(t->payload_synced, 0, (a->payload_count + 1) *
+	       sizeof(*t->payload_synced));
+	n = node_at(t, t->manifest_sig_ino);
+	sig = a->m_manifest_sig;
+	if (sig >= 0)
+		member_attrs(n, &a->outer.members[sig]);
+	if (sig >= 0 && n->detached)
+		node_attach(t, t->manifest_sig_ino);
+	else if (sig < 0 && !n->detached)
+		node_detach(t, t->manifest_sig_ino);
+	pthread_rwlock_unlock(&t->lock);
+	pthread_rwlock_unlock(&t->swap_lock);
+	return old;
 }

@@ -61,6 +61,24 @@ enum mfs_virtual {
 
 enum mfs_virtual mfs_tree_virtual(struct mfs_tree *t, uint64_t ino);
 
+/* True for nodes whose contents or presence change when the artifact is
+ * rewritten (signature, .verify, manifest.sig): not to be cached. */
+int mfs_tree_is_mutable(struct mfs_tree *t, uint64_t ino);
+
+/* The artifact the tree shows now (and the generation it belongs to),
+ * held so it is not swapped out until mfs_tree_unpin().  Do not call
+ * other mfs_tree_* functions meanwhile. */
+struct mfs_artifact *mfs_tree_pin(struct mfs_tree *t, uint64_t *generation);
+void mfs_tree_unpin(struct mfs_tree *t);
+
+/* Counts swaps: a result computed under one generation is stale after. */
+uint64_t mfs_tree_generation(struct mfs_tree *t);
+
+/* Shows a instead of the current artifact (a rewrite of it: the same
+ * members but for manifest.sig), once no call is using the current one.
+ * Returns the previous artifact for the caller to close. */
+struct mfs_artifact *mfs_tree_swap(struct mfs_tree *t, struct mfs_artifact *a);
+
 /* True for the nodes that accept writes; all others answer EROFS. */
 int mfs_tree_is_writable(struct mfs_tree *t, uint64_t ino);
 

@@ -6,13 +6,13 @@
 
 #include "artifact/verify_cache.h"
 
-void mfs_verify_cache_init(struct mfs_verify_cache *c, struct mfs_artifact *a,
+void mfs_verify_cache_init(struct mfs_verify_cache *c, struct mfs_tree *t,
 			   const struct mfs_key *const *keys, size_t key_count)
 {
 	memset(c, 0, sizeof(*c));
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->done, NULL);
-	c->artifact = a;
+	c->tree = t;
 	c->keys = keys;
 	c->key_count = key_count;
 }
@@ -33,16 +33,20 @@ void mfs_verify_cache_destroy(struct mfs_verify_cache *c)
 	pthread_mutex_destroy(&c->lock);
 }
 
-static int compute(struct mfs_verify_cache *c, struct mfs_artifact *a,
-		   struct mfs_report **out)
+static int compute(struct mfs_verify_cache *c, struct mfs_report **out)
 {
 	struct mfs_verification v;
 	struct mfs_report *r = calloc(1, sizeof(*r));
+	struct mfs_artifact *a;
 	int ret;
 
 	if (!r)
 		return -ENOMEM;
+	/* Pinned: a signing waits for this pass rather than closing the
+	 * artifact under it. */
+	a = mfs_tree_pin(c->tree, &r->generation);
 	ret = mfs_verify_artifact(a, c->keys, c->key_count, &v);
+	mfs_tree_unpin(c->tree);
 	if (ret < 0) {
 		free(r);
 		return ret;
@@ -62,22 +66,25 @@ static int compute(struct mfs_verify_cache *c, struct mfs_artifact *a,
 
 int mfs_verify_cache_get(struct mfs_verify_cache *c, struct mfs_report **out)
 {
-	struct mfs_artifact *a;
+	uint64_t generation = mfs_tree_generation(c->tree);
 	struct mfs_report *r = NULL;
 	int ret = 0;
 
 	pthread_mutex_lock(&c->lock);
-	while (!c->current && c->computing)
+	while (c->computing)
 		pthread_cond_wait(&c->done, &c->lock);
+	if (c->current && c->current->generation != generation) {
+		if (--c->current->refs == 0)
+			report_free(c->current);
+		c->current = NULL;
+	}
 	if (!c->current) {
 		c->computing = true;
-		a = c->artifact;
 		pthread_mutex_unlock(&c->lock);
-		ret = compute(c, a, &r);
+		ret = compute(c, &r);
 		pthread_mutex_lock(&c->lock);
 		c->computing = false;
-		/* Kept only if the artifact did not change meanwhile. */
-		if (ret == 0 && a == c->artifact && !c->current) {
+		if (ret == 0) {
 			c->current = r;
 			r->refs++;
 		}
@@ -115,16 +122,3 @@ long long mfs_verify_cache_size(struct mfs_verify_cache *c)
 	return size;
 }
 
-void mfs_verify_cache_invalidate(struct mfs_verify_cache *c,
-				 struct mfs_artifact *a)
-{
-	struct mfs_report *old;
-
-	pthread_mutex_lock(&c->lock);
-	old = c->current;
-	c->current = NULL;
-	c->artifact = a;
-	if (old && --old->refs == 0)
-		report_free(old);
-	pthread_mutex_unlock(&c->lock);
-}

@@ -13,10 +13,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "artifact/tree.h"
 #include "artifact/verify.h"
 
 struct mfs_report {
 	int refs;		/* guarded by the cache's lock */
+	uint64_t generation;	/* of the tree's artifact it describes */
 	enum mfs_status status;
 	char reason[MFS_ERR_LEN];
 	char *text;
@@ -26,27 +28,24 @@ struct mfs_report {
 struct mfs_verify_cache {
 	pthread_mutex_t lock;
 	pthread_cond_t done;
-	struct mfs_artifact *artifact;
+	struct mfs_tree *tree;
 	const struct mfs_key *const *keys;
 	size_t key_count;
 	struct mfs_report *current;	/* NULL until computed */
 	bool computing;
 };
 
-void mfs_verify_cache_init(struct mfs_verify_cache *c, struct mfs_artifact *a,
+void mfs_verify_cache_init(struct mfs_verify_cache *c, struct mfs_tree *t,
 			   const struct mfs_key *const *keys, size_t key_count);
 void mfs_verify_cache_destroy(struct mfs_verify_cache *c);
 
-/* The current report, computing it if needed; release with
+/* The report on the artifact the tree shows now, computing it if there
+ * is none or the artifact was swapped since; release with
  * mfs_verify_cache_put.  Returns 0 or a negative errno. */
 int mfs_verify_cache_get(struct mfs_verify_cache *c, struct mfs_report **out);
 void mfs_verify_cache_put(struct mfs_verify_cache *c, struct mfs_report *r);
 
 /* The current report's length, or -1 while none is computed. */
 long long mfs_verify_cache_size(struct mfs_verify_cache *c);
-
-/* Forgets the report: the artifact changed. */
-void mfs_verify_cache_invalidate(struct mfs_verify_cache *c,
-				 struct mfs_artifact *a);
 
 #endif

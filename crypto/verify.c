@@ -155,3 +155,25 @@ int mfs_sig_verify_any(const struct mfs_key *const *keys, size_t nkeys,
 				  nkeys);
 	return -EBADMSG;
 }
+
+int mfs_sig_to_stored(const struct mfs_key *key, const void *sig,
+		      size_t siglen, uint8_t **out, size_t *outlen)
+{
+	size_t len = key->type == MFS_KEY_EC_P256 &&
+		     siglen != MFS_SIG_EC_RAW_LEN ? MFS_SIG_EC_RAW_LEN : siglen;
+	uint8_t *buf = malloc(len ? len : 1);
+
+	if (!buf)
+		return -ENOMEM;
+	if (len != siglen) {
+		if (mfs_ecdsa_der_to_raw(sig, siglen, buf, len) < 0) {
+			free(buf);
+			return -EINVAL;
+		}
+	} else {
+		memcpy(buf, sig, len);
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+}

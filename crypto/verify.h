@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "crypto/keys.h"
 
@@ -38,5 +39,12 @@ int mfs_sig_verify_any(const struct mfs_key *const *keys, size_t nkeys,
 		       const void *sig, size_t siglen,
 		       struct mfs_sig_attempt *attempts,
 		       char *err, size_t errlen);
+
+/* The signature as manifest.sig stores it for key: an ECDSA signature
+ * given as DER becomes raw r||s (64 bytes, what Mender's tools read);
+ * anything else is copied.  *out is malloc'd.  Returns 0, -EINVAL for a
+ * DER signature that does not parse, or -ENOMEM. */
+int mfs_sig_to_stored(const struct mfs_key *key, const void *sig,
+		      size_t siglen, uint8_t **out, size_t *outlen);
 
 #endif

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "artifact/rewrite.h"
 #include "fs/log.h"
 #include "fs/ops.h"
 #include "fs/options.h"
@@ -34,6 +36,35 @@ static int run_session(struct fuse_session *se,
 	ret = fuse_session_loop_mt(se, loop);
 	fuse_loop_cfg_destroy(loop);
 	return ret;
+}
+
+/* The daemon changes to / when it detaches, so every path it keeps
+ * using must be absolute.  Not realpath(): the output need not exist. */
+static char *absolute_path(const char *path)
+{
+	char *cwd, *abs = NULL;
+
+	if (path[0] == '/')
+		return strdup(path);
+	cwd = getcwd(NULL, 0);
+	if (cwd && asprintf(&abs, "%s/%s", cwd, path) < 0)
+		abs = NULL;
+	free(cwd);
+	return abs;
+}
+
+static int load_sign_key(struct mfs_context *ctx, const char *spec)
+{
+	char err[256];
+
+	if (mfs_key_load_private(spec, &ctx->sign_key, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, spec, err);
+		return -1;
+	}
+	if (mfs_key_warning(ctx->sign_key))
+		fprintf(stderr, "%s: warning: %s: %s\n", prog, spec,
+			mfs_key_warning(ctx->sign_key));
+	return 0;
 }
 
 /* require_signature: mount only what a device with these keys would
@@ -64,10 +95,13 @@ int main(int argc, char *argv[])
 	struct mfs_options opts;
 	struct mfs_context ctx = { 0 };
 	struct fuse_session *se = NULL;
-	char err[MFS_ERR_LEN], *artifact_path = NULL;
+	char err[MFS_ERR_LEN], *artifact_path = NULL, *sign_output = NULL;
 	int ret = 1, mounted = 0, handlers = 0, verify_ready = 0;
 
 	memset(&cmd, 0, sizeof(cmd));
+	pthread_mutex_init(&ctx.sign_lock, NULL);
+	pthread_mutex_init(&ctx.pending_lock, NULL);
+	pthread_cond_init(&ctx.settled, NULL);
 	if (mfs_options_parse(&args, &opts) < 0) {
 		mfs_options_usage(stderr, prog);
 		goto out;
@@ -93,14 +127,26 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
+	artifact_path = absolute_path(opts.artifact);
+	sign_output = opts.sign_output ? absolute_path(opts.sign_output) : NULL;
+	if (!artifact_path || (opts.sign_output && !sign_output)) {
+		fprintf(stderr, "%s: cannot resolve paths: %s\n", prog,
+			strerror(errno));
+		goto out;
+	}
 	if (mfs_keyring_load(&opts, &ctx.keyring) < 0)
 		goto out;
+	if (opts.sign_key && load_sign_key(&ctx, opts.sign_key) < 0)
+		goto out;
+	ctx.sign_output = sign_output;
+	/* What a crash in an earlier rewrite may have left beside it. */
+	mfs_rewrite_cleanup(sign_output ? sign_output : artifact_path);
 	if (opts.require_signature && ctx.keyring.count == 0) {
 		fprintf(stderr, "%s: require_signature needs verify_key or "
 			"mender_conf\n", prog);
 		goto out;
 	}
-	if (mfs_artifact_open(opts.artifact, &ctx.artifact, err,
+	if (mfs_artifact_open(artifact_path, &ctx.artifact, err,
 			      sizeof(err)) < 0) {
 		fprintf(stderr, "%s: %s: %s\n", prog, opts.artifact, err);
 		goto out;
@@ -109,16 +155,14 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "%s: %s: out of memory\n", prog, opts.artifact);
 		goto out;
 	}
-	mfs_verify_cache_init(&ctx.verify, ctx.artifact,
+	mfs_verify_cache_init(&ctx.verify, ctx.tree,
 			      (const struct mfs_key *const *)ctx.keyring.keys,
 			      ctx.keyring.count);
 	verify_ready = 1;
 	if (opts.require_signature && require_verified(&ctx, opts.artifact) < 0)
 		goto out;
 
-	artifact_path = realpath(opts.artifact, NULL);
-	if (mfs_options_name_mount(&args, artifact_path ? artifact_path :
-							   opts.artifact) < 0) {
+	if (mfs_options_name_mount(&args, artifact_path) < 0) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		goto out;
 	}
@@ -152,7 +196,12 @@ out:
 	mfs_tree_destroy(ctx.tree);
 	mfs_artifact_close(ctx.artifact);
 	mfs_keyring_destroy(&ctx.keyring);
+	mfs_key_close(ctx.sign_key);
+	pthread_mutex_destroy(&ctx.sign_lock);
+	pthread_cond_destroy(&ctx.settled);
+	pthread_mutex_destroy(&ctx.pending_lock);
 	free(artifact_path);
+	free(sign_output);
 	free(cmd.mountpoint);
 	mfs_options_destroy(&opts);
 	fuse_opt_free_args(&args);

@@ -13,6 +13,7 @@
 #include <sys/statvfs.h>
 
 #include "fs/ops.h"
+#include "fs/signature_file.h"
 #include "fs/verify_file.h"
 
 #define CACHE_TIMEOUT 86400.0
@@ -22,17 +23,26 @@ static struct mfs_tree *tree_of(fuse_req_t req)
 	return ((struct mfs_context *)fuse_req_userdata(req))->tree;
 }
 
-/* Virtual files change when the artifact does: never cache them. */
+/* What changes when the artifact is signed is never cached. */
 static double attr_timeout(fuse_req_t req, fuse_ino_t ino)
 {
-	return mfs_tree_virtual(tree_of(req), ino) == MFS_VIRTUAL_NONE ?
-	       CACHE_TIMEOUT : 0.0;
+	return mfs_tree_is_mutable(tree_of(req), ino) ? 0.0 : CACHE_TIMEOUT;
+}
+
+/* Requests that show the signature's state see it settled. */
+static void settle(fuse_req_t req, fuse_ino_t ino)
+{
+	if (ino == FUSE_ROOT_ID || mfs_tree_is_mutable(tree_of(req), ino))
+		mfs_signature_file_settle(fuse_req_userdata(req));
 }
 
 /* The tree's attributes, with the size of .verify filled in. */
 static int node_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st)
 {
-	int ret = mfs_tree_getattr(tree_of(req), ino, st);
+	int ret;
+
+	settle(req, ino);
+	ret = mfs_tree_getattr(tree_of(req), ino, st);
 
 	if (ret == 0 && mfs_tree_virtual(tree_of(req), ino) == MFS_VIRTUAL_VERIFY)
 		st->st_size = mfs_verify_file_size(req);
@@ -46,6 +56,10 @@ static void mfs_op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_readahead = UINT_MAX;
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
+	/* O_TRUNC reaches open() instead of a separate truncate, so
+	 * `echo sign > signature` is one change, not a removal first. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
 static void mfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -55,6 +69,7 @@ static void mfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int ret;
 
 	memset(&e, 0, sizeof(e));
+	settle(req, parent);
 	ret = mfs_tree_lookup(tree_of(req), parent, name, &ino);
 	if (ret == 0)
 		ret = node_getattr(req, ino, &e.attr);
@@ -64,7 +79,7 @@ static void mfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	e.ino = ino;
 	e.attr_timeout = attr_timeout(req, ino);
-	e.entry_timeout = CACHE_TIMEOUT;
+	e.entry_timeout = attr_timeout(req, ino);
 	fuse_reply_entry(req, &e);
 }
 
@@ -93,6 +108,8 @@ static void mfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	if (off == 0)
+		settle(req, ino);
 	/* Offsets: 1 is ".", 2 is "..", 3 + i is child i. */
 	for (; off >= 0; off++) {
 		struct stat st = { 0 };
@@ -135,13 +152,17 @@ static void mfs_op_open(fuse_req_t req, fuse_ino_t ino,
 	struct stat st;
 	int ret;
 
+	if ((fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC))
+		settle(req, ino);
 	if (mfs_tree_virtual(t, ino) == MFS_VIRTUAL_VERIFY) {
 		mfs_verify_file_open(req, fi);
 		return;
 	}
-	if (((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) &&
-	    !mfs_tree_is_writable(t, ino)) {
-		fuse_reply_err(req, EROFS);
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		if (mfs_tree_is_writable(t, ino))
+			mfs_signature_file_open(req, fi);
+		else
+			fuse_reply_err(req, EROFS);
 		return;
 	}
 	ret = mfs_tree_getattr(t, ino, &st);
@@ -153,7 +174,10 @@ static void mfs_op_open(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	fi->keep_cache = 1;
+	if (mfs_tree_is_mutable(t, ino))
+		fi->direct_io = 1;
+	else
+		fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
 }
 
@@ -187,6 +211,21 @@ static void mfs_op_release(fuse_req_t req, fuse_ino_t ino,
 		mfs_verify_file_release(req, fi);
 		return;
 	}
+	if (fi->fh) {
+		mfs_signature_file_release(req, fi);
+		return;
+	}
+	fuse_reply_err(req, 0);
+}
+
+static void mfs_op_flush(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
+{
+	if (fi->fh && mfs_tree_virtual(tree_of(req), ino) ==
+		      MFS_VIRTUAL_SIGNATURE) {
+		mfs_signature_file_flush(req, fi);
+		return;
+	}
 	fuse_reply_err(req, 0);
 }
 
@@ -210,6 +249,10 @@ static void reply_erofs(fuse_req_t req)
 static void mfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			   int to_set, struct fuse_file_info *fi)
 {
+	if (mfs_tree_is_writable(tree_of(req), ino)) {
+		mfs_signature_file_setattr(req, ino, attr, to_set);
+		return;
+	}
 	reply_erofs(req);
 }
 
@@ -252,6 +295,10 @@ static void mfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 static void mfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			 size_t size, off_t off, struct fuse_file_info *fi)
 {
+	if (fi->fh && mfs_tree_is_writable(tree_of(req), ino)) {
+		mfs_signature_file_write(req, buf, size, off, fi);
+		return;
+	}
 	reply_erofs(req);
 }
 
@@ -288,6 +335,7 @@ const struct fuse_lowlevel_ops mfs_ops = {
 	.open = mfs_op_open,
 	.read = mfs_op_read,
 	.release = mfs_op_release,
+	.flush = mfs_op_flush,
 	.statfs = mfs_op_statfs,
 	.setattr = mfs_op_setattr,
 	.mknod = mfs_op_mknod,

@@ -21,6 +21,8 @@ enum {
 static const struct fuse_opt option_spec[] = {
 	OPT("mender_conf=%s", mender_conf),
 	OPT("require_signature", require_signature),
+	OPT("sign_key=%s", sign_key),
+	OPT("sign_output=%s", sign_output),
 	FUSE_OPT_KEY("verify_key=", KEY_VERIFY_KEY),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -141,6 +143,11 @@ void mfs_options_help(const char *prog)
 	       "                           ArtifactVerifyKeys (default: none)\n"
 	       "    -o require_signature   refuse to mount unless .verify would say\n"
 	       "                           'status: verified' (default: off)\n"
+	       "    -o sign_key=KEY        private key that `echo sign > MNT/signature`\n"
+	       "                           signs with: a PEM file (RSA >= 2048 bits or\n"
+	       "                           EC P-256) or a pkcs11: URI (default: none)\n"
+	       "    -o sign_output=PATH    write the re-signed artifact to PATH instead\n"
+	       "                           of replacing ARTIFACT (default: replace)\n"
 	       "\n");
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -159,6 +166,8 @@ void mfs_options_destroy(struct mfs_options *opts)
 		free(opts->verify_keys[i]);
 	free(opts->verify_keys);
 	free(opts->mender_conf);
+	free(opts->sign_key);
+	free(opts->sign_output);
 	free(opts->artifact);
 	memset(opts, 0, sizeof(*opts));
 }

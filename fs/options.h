@@ -11,6 +11,8 @@ struct mfs_options {
 	size_t verify_key_count;
 	char *mender_conf;
 	int require_signature;
+	char *sign_key;		/* a PEM path or a pkcs11: URI */
+	char *sign_output;
 	int show_help;
 	int show_version;
 };
