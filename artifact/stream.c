@@ -6,8 +6,11 @@
  * forward to the offset (discarding), then into the caller's buffer.  A
  * sequential reader therefore continues one live decoder, parallel
  * readers each keep their own, and only a read behind every cursor
- * restarts one from the start of the range.  The lock is held only to pick
- * and return a cursor, never while decoding.
+ * restarts one from the start of the range.  Each cursor remembers the
+ * last STREAM_HISTORY bytes it produced, because the kernel's readahead
+ * sends one reader's requests in parallel and slightly out of order: the
+ * one that lands just behind a cursor is served from that memory.  The
+ * lock is held only to pick and return a cursor, never while decoding.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,6 +25,12 @@
 #define STREAM_CURSORS		4
 #define STREAM_INPUT_SIZE	(256 * 1024)
 #define STREAM_DISCARD_SIZE	(64 * 1024)
+/* A request this close ahead of where a busy cursor will stop waits for
+ * that cursor rather than take another: the kernel's parallel readahead
+ * requests of one sequential reader then share one decoder, instead of
+ * sending the others back to the start. */
+#define STREAM_FOLLOW_GAP	(8 * 1024 * 1024)
+#define STREAM_HISTORY		(2 * 1024 * 1024)
 
 struct cursor {
 	void *decoder;		/* NULL until first used */
@@ -29,7 +38,11 @@ struct cursor {
 	size_t input_pos, input_len;
 	uint64_t input_off;	/* range offset of the next compressed read */
 	uint64_t pos;		/* decompressed offset of the next byte out */
+	uint64_t target;	/* while busy: where this request ends */
 	uint8_t *discard;	/* scratch for decoding up to an offset */
+	uint8_t *history;	/* ring: the bytes [pos - history_len, pos) */
+	size_t history_len;
+	uint64_t start;		/* while busy: pos when taken */
 	bool ended;
 	bool busy;
 	uint64_t last_used;
@@ -101,6 +114,7 @@ static void cursor_release(const struct mfs_stream *s, struct cursor *c)
 		s->ops->destroy(c->decoder);
 	free(c->input);
 	free(c->discard);
+	free(c->history);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -138,9 +152,11 @@ static int cursor_rewind(const struct mfs_stream *s, struct cursor *c)
 	if (!c->input) {
 		c->input = malloc(STREAM_INPUT_SIZE);
 		c->discard = malloc(STREAM_DISCARD_SIZE);
-		if (!c->input || !c->discard)
+		c->history = malloc(STREAM_HISTORY);
+		if (!c->input || !c->discard || !c->history)
 			return -ENOMEM;
 	}
+	c->history_len = 0;
 	if (!c->decoder)
 		ret = s->ops->create(&c->decoder);
 	else
@@ -176,6 +192,45 @@ static int cursor_refill(const struct mfs_stream *s, struct cursor *c)
 	c->input_len += (size_t)n;
 	c->input_off += (uint64_t)n;
 	return 0;
+}
+
+/* Remembers n bytes just produced (they end at c->pos). */
+static void history_add(struct cursor *c, const uint8_t *data, size_t n)
+{
+	size_t at;
+
+	if (n >= STREAM_HISTORY) {
+		data += n - STREAM_HISTORY;
+		n = STREAM_HISTORY;
+	}
+	/* The ring slot of stream offset x is x % STREAM_HISTORY. */
+	at = (size_t)((c->pos - n) % STREAM_HISTORY);
+	if (at + n <= STREAM_HISTORY) {
+		memcpy(c->history + at, data, n);
+	} else {
+		memcpy(c->history + at, data, STREAM_HISTORY - at);
+		memcpy(c->history, data + (STREAM_HISTORY - at),
+		       n - (STREAM_HISTORY - at));
+	}
+	c->history_len += n;
+	if (c->history_len > STREAM_HISTORY)
+		c->history_len = STREAM_HISTORY;
+}
+
+/* Copies what history holds of [off, off + len); returns the count. */
+static size_t history_copy(const struct cursor *c, uint8_t *buf, size_t len,
+			   uint64_t off)
+{
+	size_t n, at, first;
+
+	if (off >= c->pos || off < c->pos - c->history_len)
+		return 0;
+	n = c->pos - off < len ? (size_t)(c->pos - off) : len;
+	at = (size_t)(off % STREAM_HISTORY);
+	first = n < STREAM_HISTORY - at ? n : STREAM_HISTORY - at;
+	memcpy(buf, c->history + at, first);
+	memcpy(buf + first, c->history, n - first);
+	return n;
 }
 
 /* Decodes up to len bytes into buf.  Returns the count (0 at the end of
@@ -228,26 +283,45 @@ static ssize_t cursor_decode(const struct mfs_stream *s, struct cursor *c,
 		}
 	}
 	c->pos += len - out_len;
+	history_add(c, buf, len - out_len);
 	return (ssize_t)(len - out_len);
 }
 
 /* Takes the idle cursor best placed for off, waiting while all are busy.
  * Called with the lock held. */
-static struct cursor *cursor_take(struct mfs_stream *s, uint64_t off)
+static struct cursor *cursor_take(struct mfs_stream *s, uint64_t off,
+				  size_t len)
 {
 	for (;;) {
-		struct cursor *best = NULL, *oldest = NULL;
+		struct cursor *best = NULL, *oldest = NULL, *ahead = NULL;
 
 		for (size_t i = 0; i < STREAM_CURSORS; i++) {
 			struct cursor *c = &s->cursors[i];
 
-			if (c->busy)
+			if (c->busy) {
+				/* Will it soon hold off, or stop just below? */
+				uint64_t low = c->start > STREAM_HISTORY ?
+					       c->start - STREAM_HISTORY : 0;
+				if (low <= off &&
+				    off <= c->target + STREAM_FOLLOW_GAP &&
+				    (!ahead || c->target > ahead->target))
+					ahead = c;
 				continue;
-			if (c->decoder && c->pos <= off && !c->ended &&
+			}
+			if (c->decoder && c->pos != UINT64_MAX &&
+			    off >= c->pos - c->history_len &&
+			    (off < c->pos || !c->ended) &&
 			    (!best || c->pos > best->pos))
 				best = c;
 			if (!oldest || c->last_used < oldest->last_used)
 				oldest = c;
+		}
+		/* A busy cursor that will cover off, or stop just below it,
+		 * is worth waiting for unless an idle one serves as well. */
+		if (ahead && (!best || (best->pos <= off &&
+					ahead->target > best->pos))) {
+			pthread_cond_wait(&s->cursor_returned, &s->lock);
+			continue;
 		}
 		if (!best && oldest) {
 			/* Rewound outside the lock by the caller. */
@@ -256,6 +330,8 @@ static struct cursor *cursor_take(struct mfs_stream *s, uint64_t off)
 		}
 		if (best) {
 			best->busy = true;
+			best->start = best->pos == UINT64_MAX ? 0 : best->pos;
+			best->target = off + len;
 			return best;
 		}
 		pthread_cond_wait(&s->cursor_returned, &s->lock);
@@ -275,7 +351,7 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 		pthread_mutex_unlock(&s->lock);
 		return 0;
 	}
-	c = cursor_take(s, off);
+	c = cursor_take(s, off, len);
 	start_pos = c->pos == UINT64_MAX ? 0 : c->pos;
 	pthread_mutex_unlock(&s->lock);
 
@@ -284,6 +360,19 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 		if (ret < 0)
 			goto out;
 		rewound = true;
+	}
+	/* Served from memory where it can be: a request just behind. */
+	if (c->pos != UINT64_MAX && off < c->pos) {
+		size_t got = history_copy(c, buf, len, off);
+
+		if (got == len || c->ended) {
+			ret = (ssize_t)got;
+			goto out;
+		}
+		ret = cursor_decode(s, c, buf + got, len - got);
+		if (ret >= 0)
+			ret += (ssize_t)got;
+		goto out;
 	}
 	while (c->pos < off) {
 		uint64_t gap = off - c->pos;
@@ -309,7 +398,8 @@ out:
 	}
 	c->busy = false;
 	c->last_used = ++s->clock;
-	pthread_cond_signal(&s->cursor_returned);
+	/* Several may wait for this very cursor's new position. */
+	pthread_cond_broadcast(&s->cursor_returned);
 	pthread_mutex_unlock(&s->lock);
 	return ret;
 }
