@@ -285,6 +285,14 @@ static int classify_members(struct mfs_artifact *a)
 
 static int payload_step(struct mfs_payload *p);
 
+/* Where the header after the last entry found starts. */
+static uint64_t payload_next_header(const struct mfs_payload *p)
+{
+	const struct mfs_entry *e = &p->entries[p->count - 1];
+
+	return e->offset + ((e->size + 511) & ~(uint64_t)511);
+}
+
 static int setup_payloads(struct mfs_artifact *a, size_t count)
 {
 	size_t n = 0;
@@ -311,10 +319,15 @@ static int setup_payloads(struct mfs_artifact *a, size_t count)
 		ret = mfs_inner_open(p->stream, &p->walker);
 		if (ret < 0)
 			return ret;
-		/* The first entry costs one block of decoding and names the
-		 * usual single payload file; the rest is found on demand. */
+		/* Walk while the next header lies within the first
+		 * MFS_MOUNT_WALK_BUDGET bytes: milliseconds of decoding, and a
+		 * small payload (a module image) is then known whole, its
+		 * duplicates hidden from the start.  A big one costs its first
+		 * header; the rest is found on demand. */
 		pthread_mutex_lock(&p->lock);
-		ret = payload_step(p);
+		do
+			ret = payload_step(p);
+		while (ret == 1 && payload_next_header(p) < MFS_MOUNT_WALK_BUDGET);
 		pthread_mutex_unlock(&p->lock);
 		if (ret == -ENOMEM)
 			return ret;

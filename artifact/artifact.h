@@ -26,6 +26,9 @@
 
 #define MFS_ERR_LEN 512
 
+/* How far into a payload's decompressed tar opening walks. */
+#define MFS_MOUNT_WALK_BUDGET (32 * 1024 * 1024)
+
 /* Upper bound on entries in one payload tar. */
 #define MFS_PAYLOAD_MAX_ENTRIES (1024 * 1024)
 

@@ -93,6 +93,13 @@ static uint64_t round_block(uint64_t n)
 	return (n + TAR_BLOCK - 1) / TAR_BLOCK * TAR_BLOCK;
 }
 
+/* The member's data lies wholly within the first size bytes (checked
+ * without overflow, whatever the tar claimed). */
+static bool inside(const struct mfs_entry *m, uint64_t size)
+{
+	return m->offset <= size && m->size <= size - m->offset;
+}
+
 static int plan_layout(const struct mfs_artifact *a, struct rw_layout *lay,
 		       char *err, size_t errlen)
 {
@@ -114,8 +121,8 @@ static int plan_layout(const struct mfs_artifact *a, struct rw_layout *lay,
 		if (strcmp(o->members[i].name, "manifest.sig") != 0)
 			continue;
 		if (i != next || sig) {
-			snprintf(err, errlen, "manifest.sig is not the one "
-				 "member right after manifest");
+			snprintf(err, errlen, "manifest.sig is not right after "
+				 "manifest, or not the only one");
 			return -EINVAL;
 		}
 		sig = &o->members[i];
@@ -129,6 +136,8 @@ static int plan_layout(const struct mfs_artifact *a, struct rw_layout *lay,
 			 "opened");
 		return -ESTALE;
 	}
+	if (!inside(man, l.file_end) || (sig && !inside(sig, l.file_end)))
+		goto truncated;
 	l.head_end = round_block(man->offset + man->size);
 	l.tail_start = l.head_end;
 	if (sig) {
@@ -139,12 +148,13 @@ static int plan_layout(const struct mfs_artifact *a, struct rw_layout *lay,
 		}
 		l.tail_start = round_block(sig->offset + sig->size);
 	}
-	if (l.head_end > l.file_end || l.tail_start > l.file_end) {
-		snprintf(err, errlen, "the artifact is truncated");
-		return -EINVAL;
-	}
+	if (l.tail_start > l.file_end)
+		goto truncated;
 	*lay = l;
 	return 0;
+truncated:
+	snprintf(err, errlen, "the artifact is truncated");
+	return -EINVAL;
 }
 
 /* manifest.sig as a ustar member: header, data, padding to the block;
@@ -189,7 +199,8 @@ static int build_sig_member(const char *sig, size_t sig_len, uint8_t **out,
 	if (used < want) {
 		ret = -EIO;
 		snprintf(err, errlen, "building the manifest.sig header: "
-			 "libarchive wrote %zu bytes, expected %zu", used, want);
+			 "libarchive wrote %zu bytes, expected %zu",
+			 used, want);
 		goto out;
 	}
 	*out = buf;
