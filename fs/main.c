@@ -31,7 +31,10 @@ static int run_session(struct fuse_session *se,
 	if (!loop)
 		return -ENOMEM;
 	fuse_loop_cfg_set_clone_fd(loop, (unsigned int)cmd->clone_fd);
-	fuse_loop_cfg_set_idle_threads(loop, cmd->max_idle_threads);
+	/* libfuse 3.14 reports its own "unset" default (UINT_MAX) as
+	 * invalid; pass the value on only when the user gave one. */
+	if (cmd->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(loop, cmd->max_idle_threads);
 	fuse_loop_cfg_set_max_threads(loop, cmd->max_threads);
 	ret = fuse_session_loop_mt(se, loop);
 	fuse_loop_cfg_destroy(loop);
