@@ -78,8 +78,11 @@ int mfs_mender_conf_keys(const char *path, char ***paths_out,
 	}
 	has_one = json_object_object_get_ex(root, "ArtifactVerifyKey", &one) &&
 		  !json_object_is_type(one, json_type_null);
+	/* The client counts an empty list as not set. */
 	has_many = json_object_object_get_ex(root, "ArtifactVerifyKeys", &many) &&
-		   !json_object_is_type(many, json_type_null);
+		   !json_object_is_type(many, json_type_null) &&
+		   !(json_object_is_type(many, json_type_array) &&
+		     json_object_array_length(many) == 0);
 	if (has_one && has_many) {
 		snprintf(err, errlen, "both ArtifactVerifyKey and "
 			 "ArtifactVerifyKeys are set; use one");
