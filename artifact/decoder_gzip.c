@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <isa-l/igzip_lib.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "artifact/decoder_i.h"
 
@@ -92,10 +93,27 @@ static void gzip_destroy(void *state)
 	free(state);
 }
 
+/* ISA-L's inflate state holds everything it needs, the Huffman tables of
+ * the current block and the last 32 KiB of output among it, with no
+ * pointers that live across calls (next_in and next_out are set anew
+ * each time), so a byte copy resumes exactly where it was taken. */
+static void gzip_save(const void *state, void *buf)
+{
+	memcpy(buf, state, sizeof(struct gzip_state));
+}
+
+static void gzip_load(void *state, const void *buf)
+{
+	memcpy(state, buf, sizeof(struct gzip_state));
+}
+
 const struct mfs_decoder_ops mfs_decoder_gzip = {
 	.create = gzip_create,
 	.reset = gzip_reset,
 	.decode = gzip_decode,
 	.at_end = gzip_at_end,
 	.destroy = gzip_destroy,
+	.state_size = sizeof(struct gzip_state),
+	.save = gzip_save,
+	.load = gzip_load,
 };

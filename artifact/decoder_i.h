@@ -29,6 +29,14 @@ struct mfs_decoder_ops {
 	 * when it was cut short. */
 	int (*at_end)(void *state);
 	void (*destroy)(void *state);
+
+	/* Checkpoints, for formats whose decoder state can be saved whole
+	 * and resumed at the same input offset; NULL for the others.
+	 * save() copies the state into state_size bytes; load() makes a
+	 * created decoder continue from such a copy. */
+	size_t state_size;
+	void (*save)(const void *state, void *buf);
+	void (*load)(void *state, const void *buf);
 };
 
 extern const struct mfs_decoder_ops mfs_decoder_gzip;

@@ -9,8 +9,13 @@
  * restarts one from the start of the range.  Each cursor remembers the
  * last STREAM_HISTORY bytes it produced, because the kernel's readahead
  * sends one reader's requests in parallel and slightly out of order: the
- * one that lands just behind a cursor is served from that memory.  The
- * lock is held only to pick and return a cursor, never while decoding.
+ * one that lands just behind a cursor is served from that memory.
+ *
+ * For formats whose decoder state can be saved (gzip), any cursor that
+ * passes a checkpoint offset leaves a checkpoint there (checkpoints_i.h);
+ * a read that no cursor is near resumes from the checkpoint below it, so
+ * random reads decode at most about a span.  The lock is held to pick and
+ * return a cursor and to file a checkpoint, never while decoding.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -19,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "artifact/checkpoints_i.h"
 #include "artifact/decoder_i.h"
 #include "artifact/stream.h"
 
@@ -43,6 +49,9 @@ struct cursor {
 	uint8_t *history;	/* ring: the bytes [pos - history_len, pos) */
 	size_t history_len;
 	uint64_t start;		/* while busy: pos when taken */
+	uint8_t *state;		/* scratch for a saved decoder state */
+	bool restore;		/* taken to resume from the checkpoint below */
+	uint64_t restore_out, restore_in;
 	bool ended;
 	bool busy;
 	uint64_t last_used;
@@ -59,6 +68,7 @@ struct mfs_stream {
 	struct cursor cursors[STREAM_CURSORS];
 	uint64_t clock;
 	int64_t total;		/* decompressed size, -1 until known */
+	struct mfs_checkpoints checkpoints;	/* when ops->save */
 	struct mfs_stream_stats stats;
 };
 
@@ -104,6 +114,7 @@ int mfs_stream_open(int fd, uint64_t offset, uint64_t size,
 	s->total = s->compression == MFS_COMPRESSION_NONE ? (int64_t)size : -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cursor_returned, NULL);
+	mfs_checkpoints_init(&s->checkpoints, s->ops->state_size);
 	*out = s;
 	return 0;
 }
@@ -115,6 +126,7 @@ static void cursor_release(const struct mfs_stream *s, struct cursor *c)
 	free(c->input);
 	free(c->discard);
 	free(c->history);
+	free(c->state);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -124,6 +136,7 @@ void mfs_stream_close(struct mfs_stream *s)
 		return;
 	for (size_t i = 0; i < STREAM_CURSORS; i++)
 		cursor_release(s, &s->cursors[i]);
+	mfs_checkpoints_destroy(&s->checkpoints);
 	pthread_cond_destroy(&s->cursor_returned);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -154,6 +167,11 @@ static int cursor_rewind(const struct mfs_stream *s, struct cursor *c)
 		c->discard = malloc(STREAM_DISCARD_SIZE);
 		c->history = malloc(STREAM_HISTORY);
 		if (!c->input || !c->discard || !c->history)
+			return -ENOMEM;
+	}
+	if (s->ops->save && !c->state) {
+		c->state = malloc(s->ops->state_size);
+		if (!c->state)
 			return -ENOMEM;
 	}
 	c->history_len = 0;
@@ -233,20 +251,63 @@ static size_t history_copy(const struct cursor *c, uint8_t *buf, size_t len,
 	return n;
 }
 
-/* Decodes up to len bytes into buf.  Returns the count (0 at the end of
- * the stream) or a negative errno. */
-static ssize_t cursor_decode(const struct mfs_stream *s, struct cursor *c,
+/* The offset of the next checkpoint wanted, or UINT64_MAX for none. */
+static uint64_t checkpoint_wanted(struct mfs_stream *s)
+{
+	uint64_t next;
+
+	if (!s->ops->save)
+		return UINT64_MAX;
+	pthread_mutex_lock(&s->lock);
+	next = s->checkpoints.next;
+	pthread_mutex_unlock(&s->lock);
+	return next;
+}
+
+/* Files a checkpoint of cursor c, which stands exactly at at. */
+static uint64_t checkpoint_leave(struct mfs_stream *s, struct cursor *c,
+				 uint64_t at)
+{
+	uint64_t in = c->input_off - (c->input_len - c->input_pos);
+	void *blob;
+	size_t blob_len;
+
+	s->ops->save(c->decoder, c->state);
+	if (mfs_checkpoint_pack(c->state, s->ops->state_size, &blob,
+				&blob_len) < 0)
+		return UINT64_MAX;	/* only costs time later */
+	pthread_mutex_lock(&s->lock);
+	mfs_checkpoints_insert(&s->checkpoints, at, in, blob, blob_len);
+	at = s->checkpoints.next;
+	pthread_mutex_unlock(&s->lock);
+	return at;
+}
+
+/* Decodes up to len bytes into buf, leaving checkpoints on the way.
+ * Returns the count (0 at the end of the stream) or a negative errno. */
+static ssize_t cursor_decode(struct mfs_stream *s, struct cursor *c,
 			     uint8_t *buf, size_t len)
 {
+	uint64_t wanted = checkpoint_wanted(s);
 	uint8_t *out = buf;
 	size_t out_len = len;
-
 	bool stalled = false;
 
 	while (out_len > 0 && !c->ended) {
+		uint64_t here = c->pos + (len - out_len);
+		size_t in_len, before_in, before_out, limit = 0;
 		const uint8_t *in;
-		size_t in_len, before_in, before_out;
 		int ret;
+
+		if (here == wanted) {
+			wanted = checkpoint_leave(s, c, here);
+			continue;
+		}
+		/* Stop at the checkpoint offset, not past it. */
+		if (wanted > here && wanted - here < out_len) {
+			limit = out_len - (size_t)(wanted - here);
+			out_len -= limit;
+		}
 
 		/* Refill when the window is used up, or when the decoder
 		 * stalled on a few leftover bytes it cannot judge alone. */
@@ -262,6 +323,7 @@ static ssize_t cursor_decode(const struct mfs_stream *s, struct cursor *c,
 		in_len = before_in = c->input_len - c->input_pos;
 		before_out = out_len;
 		ret = s->ops->decode(c->decoder, &in, &in_len, &out, &out_len);
+		out_len += limit;
 		if (ret < 0)
 			return ret;
 		c->input_pos += before_in - in_len;
@@ -287,6 +349,37 @@ static ssize_t cursor_decode(const struct mfs_stream *s, struct cursor *c,
 	return (ssize_t)(len - out_len);
 }
 
+/* Loads the checkpoint below off into c's scratch, for the caller to
+ * resume from outside the lock.  Called with the lock held. */
+static int cursor_prepare_restore(struct mfs_stream *s, struct cursor *c,
+				  uint64_t off)
+{
+	if (!c->state) {
+		c->state = malloc(s->ops->state_size);
+		if (!c->state)
+			return -ENOMEM;
+	}
+	if (mfs_checkpoints_find(&s->checkpoints, off, &c->restore_out,
+				 &c->restore_in, c->state) != 1)
+		return -EIO;
+	c->restore = true;
+	c->pos = UINT64_MAX;
+	return 0;
+}
+
+/* Puts c where its prepared checkpoint was taken. */
+static int cursor_restore(struct mfs_stream *s, struct cursor *c)
+{
+	int ret = cursor_rewind(s, c);
+
+	if (ret < 0)
+		return ret;
+	s->ops->load(c->decoder, c->state);
+	c->input_off = c->restore_in;
+	c->pos = c->restore_out;
+	return 0;
+}
+
 /* Takes the idle cursor best placed for off, waiting while all are busy.
  * Called with the lock held. */
 static struct cursor *cursor_take(struct mfs_stream *s, uint64_t off,
@@ -294,6 +387,7 @@ static struct cursor *cursor_take(struct mfs_stream *s, uint64_t off,
 {
 	for (;;) {
 		struct cursor *best = NULL, *oldest = NULL, *ahead = NULL;
+		uint64_t checkpoint;
 
 		for (size_t i = 0; i < STREAM_CURSORS; i++) {
 			struct cursor *c = &s->cursors[i];
@@ -316,13 +410,20 @@ static struct cursor *cursor_take(struct mfs_stream *s, uint64_t off,
 			if (!oldest || c->last_used < oldest->last_used)
 				oldest = c;
 		}
+		checkpoint = mfs_checkpoints_floor(&s->checkpoints, off);
 		/* A busy cursor that will cover off, or stop just below it,
-		 * is worth waiting for unless an idle one serves as well. */
-		if (ahead && (!best || (best->pos <= off &&
-					ahead->target > best->pos))) {
+		 * is worth waiting for unless an idle one or a checkpoint
+		 * serves as well. */
+		if (ahead && ahead->target >= checkpoint &&
+		    (!best || (best->pos <= off && ahead->target > best->pos))) {
 			pthread_cond_wait(&s->cursor_returned, &s->lock);
 			continue;
 		}
+		/* A checkpoint nearer than every cursor: resume from it. */
+		if (checkpoint && oldest &&
+		    (!best || (best->pos <= off && best->pos < checkpoint)) &&
+		    cursor_prepare_restore(s, oldest, off) == 0)
+			best = oldest;
 		if (!best && oldest) {
 			/* Rewound outside the lock by the caller. */
 			oldest->pos = UINT64_MAX;
@@ -342,7 +443,7 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 				    size_t len, uint64_t off)
 {
 	uint64_t start_pos = 0;
-	bool rewound = false;
+	bool rewound = false, restored = false;
 	struct cursor *c;
 	ssize_t ret = 0;
 
@@ -355,7 +456,14 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 	start_pos = c->pos == UINT64_MAX ? 0 : c->pos;
 	pthread_mutex_unlock(&s->lock);
 
-	if (c->pos == UINT64_MAX) {
+	if (c->pos == UINT64_MAX && c->restore) {
+		c->restore = false;
+		ret = cursor_restore(s, c);
+		if (ret < 0)
+			goto out;
+		start_pos = c->pos;
+		restored = true;
+	} else if (c->pos == UINT64_MAX) {
 		ret = cursor_rewind(s, c);
 		if (ret < 0)
 			goto out;
@@ -387,6 +495,7 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 out:
 	pthread_mutex_lock(&s->lock);
 	s->stats.rewinds += rewound;
+	s->stats.restores += restored;
 	if (c->pos != UINT64_MAX && c->pos > start_pos)
 		s->stats.decoded += c->pos - start_pos;
 	if (ret < 0) {
@@ -408,6 +517,9 @@ void mfs_stream_stats(struct mfs_stream *s, struct mfs_stream_stats *out)
 {
 	pthread_mutex_lock(&s->lock);
 	*out = s->stats;
+	out->checkpoints = s->checkpoints.count;
+	out->checkpoint_span = s->checkpoints.span;
+	out->checkpoint_memory = s->checkpoints.memory;
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -39,7 +39,11 @@ enum mfs_compression mfs_stream_compression(const struct mfs_stream *s);
 /* What the stream has done so far, for tests and benchmarks. */
 struct mfs_stream_stats {
 	uint64_t rewinds;	/* decoders started from the beginning */
+	uint64_t restores;	/* decoders resumed from a checkpoint */
 	uint64_t decoded;	/* decompressed bytes produced, all cursors */
+	uint64_t checkpoints;	/* held now */
+	uint64_t checkpoint_span;
+	uint64_t checkpoint_memory;
 };
 
 void mfs_stream_stats(struct mfs_stream *s, struct mfs_stream_stats *out);

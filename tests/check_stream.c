@@ -6,11 +6,13 @@
 #include <check.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "artifact/checkpoints_i.h"
 #include "artifact/stream.h"
 #include "testutil.h"
 
@@ -241,30 +243,104 @@ START_TEST(test_sequential_reuses_cursor)
 }
 END_TEST
 
+/* A read behind every cursor goes back: from the start for xz and zstd,
+ * from the checkpoint below it for gzip, whose decoder state is saved
+ * every MFS_CHECKPOINT_SPAN bytes on the way. */
 START_TEST(test_backwards_read_rewinds)
 {
 	struct mfs_stream_stats st;
+	bool gzip = formats[_i].compression == MFS_COMPRESSION_GZIP;
 
 	open_format(_i);
 	check_read(plain, PLAIN_LEN, 3 * TU_MIB, 64 * TU_KIB);
 	mfs_stream_stats(s, &st);
 	ck_assert_uint_eq(st.rewinds, 1);
 	ck_assert_uint_eq(st.decoded, 3 * TU_MIB + 64 * TU_KIB);
+	ck_assert_uint_eq(st.checkpoints, gzip ? 3 : 0);
 
 	check_read(plain, PLAIN_LEN, 1 * TU_MIB, 64 * TU_KIB);
 	mfs_stream_stats(s, &st);
-	ck_assert_uint_eq(st.rewinds, 2);
+	ck_assert_uint_eq(st.rewinds, gzip ? 1 : 2);
+	ck_assert_uint_eq(st.restores, gzip ? 1 : 0);
+	/* The checkpoint at 1 MiB: nothing decoded before the read. */
+	ck_assert_uint_eq(st.decoded, 3 * TU_MIB + 64 * TU_KIB +
+				      (gzip ? 0 : 1 * TU_MIB) + 64 * TU_KIB);
 
-	/* Forward again from either position: no more rewinds.  The first
-	 * read lies in the 2 MiB the first cursor remembers behind its
-	 * position (1 MiB + 64 KiB up to 3 MiB + 64 KiB), so it decodes
+	/* Forward again from either position: no more going back.  The
+	 * first read lies in the 2 MiB the first cursor remembers behind
+	 * its position (1 MiB + 64 KiB up to 3 MiB + 64 KiB), so it decodes
 	 * nothing; the second continues that cursor by 200 KiB. */
 	check_read(plain, PLAIN_LEN, 1 * TU_MIB + 64 * TU_KIB, 64 * TU_KIB);
 	check_read(plain, PLAIN_LEN, 3 * TU_MIB + 200 * TU_KIB, 64 * TU_KIB);
 	mfs_stream_stats(s, &st);
-	ck_assert_uint_eq(st.rewinds, 2);
+	ck_assert_uint_eq(st.rewinds + st.restores, 2);
 	ck_assert_uint_eq(st.decoded, 3 * TU_MIB + 264 * TU_KIB +
-				      1 * TU_MIB + 64 * TU_KIB);
+				      (gzip ? 0 : 1 * TU_MIB) + 64 * TU_KIB);
+}
+END_TEST
+
+/* Once a gzip stream has been read through, a read anywhere resumes from
+ * the checkpoint below it: it decodes less than a span before its data,
+ * and the bytes are right, across span boundaries and at the end. */
+START_TEST(test_checkpoint_random_reads)
+{
+	struct mfs_stream_stats before, after;
+	uint64_t seed = 42;
+
+	open_format(1);
+	ck_assert_uint_eq(read_sequentially(plain, PLAIN_LEN, 128 * TU_KIB),
+			  PLAIN_LEN);
+	mfs_stream_stats(s, &before);
+	ck_assert_uint_eq(before.checkpoints, PLAIN_LEN / MFS_CHECKPOINT_SPAN);
+	for (int i = 0; i < 200; i++) {
+		uint64_t off;
+		size_t len = 1 + (size_t)((seed >> 20) % (200 * TU_KIB));
+
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		/* Read backwards over the stream so cursors never help. */
+		off = PLAIN_LEN - 1 - (uint64_t)i * (PLAIN_LEN / 200);
+		if (i % 7 == 0)	/* straddle a span boundary */
+			off = (off / MFS_CHECKPOINT_SPAN) * MFS_CHECKPOINT_SPAN -
+			      len / 2;
+		if (off > PLAIN_LEN)
+			off = 0;
+		check_read(plain, PLAIN_LEN, off, len);
+	}
+	mfs_stream_stats(s, &after);
+	/* Reads in the first span start from the start, the others from a
+	 * checkpoint; none decodes more than a span before its data. */
+	ck_assert_uint_gt(after.restores, before.restores);
+	ck_assert_uint_le(after.decoded - before.decoded,
+			  200 * (MFS_CHECKPOINT_SPAN + 200 * TU_KIB));
+}
+END_TEST
+
+/* Past the memory budget, every other checkpoint goes and the span
+ * doubles; what stays is still found. */
+START_TEST(test_checkpoint_budget)
+{
+	struct mfs_checkpoints cp;
+	const size_t big = MFS_CHECKPOINT_BUDGET / 8;
+	uint64_t out, in;
+	uint8_t state[16];
+
+	mfs_checkpoints_init(&cp, sizeof(state));
+	for (uint64_t k = 1; k <= 64; k++) {
+		uint64_t at = cp.next;
+
+		ck_assert_uint_eq(at % cp.span, 0);
+		mfs_checkpoints_insert(&cp, at, k, calloc(1, big), big);
+		ck_assert_uint_le(cp.memory, MFS_CHECKPOINT_BUDGET);
+	}
+	ck_assert_uint_gt(cp.span, MFS_CHECKPOINT_SPAN);
+	for (size_t i = 0; i < cp.count; i++)
+		ck_assert_uint_eq(cp.items[i].out % cp.span, 0);
+	/* A checkpoint that is not the next one wanted is refused. */
+	mfs_checkpoints_insert(&cp, cp.next + 1, 0, calloc(1, big), big);
+	ck_assert_uint_le(cp.memory, MFS_CHECKPOINT_BUDGET);
+	ck_assert_uint_eq(mfs_checkpoints_floor(&cp, MFS_CHECKPOINT_SPAN - 1), 0);
+	ck_assert_int_eq(mfs_checkpoints_find(&cp, 0, &out, &in, state), 0);
+	mfs_checkpoints_destroy(&cp);
 }
 END_TEST
 
@@ -618,6 +694,8 @@ static Suite *stream_suite(void)
 	/* Plain ranges are read without decoders, so from 1. */
 	tcase_add_loop_test(tc, test_sequential_reuses_cursor, 1, N_FORMATS);
 	tcase_add_loop_test(tc, test_backwards_read_rewinds, 1, N_FORMATS);
+	tcase_add_test(tc, test_checkpoint_random_reads);
+	tcase_add_test(tc, test_checkpoint_budget);
 	tcase_add_loop_test(tc, test_threads, 0, N_FORMATS);
 	tcase_add_loop_test(tc, test_subrange, 0, N_FORMATS);
 	tcase_add_loop_test(tc, test_truncated, 1, N_FORMATS);
