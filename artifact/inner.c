@@ -134,6 +134,15 @@ int mfs_inner_next(struct mfs_inner *w, struct mfs_entry *e)
 		return 0;
 	if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
 		return walk_errno(w, -EINVAL);
+	/* Entry data is read at its offset in the stream, so it must be
+	 * stored contiguously: no sparse entries, no negative sizes. */
+	if (archive_entry_sparse_count(ae) > 0 ||
+	    (archive_entry_size_is_set(ae) && archive_entry_size(ae) < 0)) {
+		snprintf(w->error, sizeof(w->error),
+			 "sparse or negative-size entry %s",
+			 archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "");
+		return -EINVAL;
+	}
 	name = archive_entry_pathname(ae);
 	memset(e, 0, sizeof(*e));
 	e->name = strdup(name ? name : "");

@@ -160,6 +160,14 @@ int mfs_outer_index(int fd, struct mfs_outer *outer, char *err, size_t errlen)
 				 MFS_OUTER_MAX_MEMBERS);
 			goto out;
 		}
+		/* Sparse members are not stored contiguously, and a size
+		 * libarchive reads as negative is no size: both are broken. */
+		if (archive_entry_sparse_count(ae) > 0 ||
+		    (archive_entry_size_is_set(ae) && archive_entry_size(ae) < 0)) {
+			archive_set_error(a, EINVAL, "sparse or negative-size member");
+			r = ARCHIVE_FATAL;
+			break;
+		}
 		ret = entry_from_archive(a, ae, &e);
 		if (ret == 0)
 			ret = outer_append(&result, &e, &capacity);

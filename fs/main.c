@@ -196,6 +196,12 @@ out:
 		fuse_session_destroy(se);
 	if (verify_ready)
 		mfs_verify_cache_destroy(&ctx.verify);
+	/* A signing swapped the artifact: the tree holds the current one
+	 * (the one opened at start was closed at the swap). */
+	if (ctx.tree) {
+		ctx.artifact = mfs_tree_pin(ctx.tree, NULL);
+		mfs_tree_unpin(ctx.tree);
+	}
 	mfs_tree_destroy(ctx.tree);
 	mfs_artifact_close(ctx.artifact);
 	mfs_keyring_destroy(&ctx.keyring);

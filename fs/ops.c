@@ -32,6 +32,10 @@ static double attr_timeout(fuse_req_t req, fuse_ino_t ino)
 /* Requests that show the signature's state see it settled. */
 static void settle(fuse_req_t req, fuse_ino_t ino)
 {
+	/* Not for the signature file itself: a writer about to settle it
+	 * may stat it first (cat does), and would wait for itself. */
+	if (mfs_tree_virtual(tree_of(req), ino) == MFS_VIRTUAL_SIGNATURE)
+		return;
 	if (ino == FUSE_ROOT_ID || mfs_tree_is_mutable(tree_of(req), ino))
 		mfs_signature_file_settle(fuse_req_userdata(req));
 }

@@ -8,10 +8,13 @@
  * redirection closes a duplicate of the file (a flush) before the
  * command writes, so a flush without a write proves nothing.  Removing
  * at open would lose the signature when the write then fails.  So a
- * handle flushed without a write counts as pending; release removes and
+ * handle flushed twice without a write (the shell's early close of its
+ * duplicate, then the real close) counts as pending; release removes and
  * settles it, and requests that show the signature's state wait (a
  * bounded time) until nothing is pending, so the next command sees the
- * result.
+ * result.  The first flush alone does not count: the command that runs
+ * between the two may read the mount itself (`openssl dgst MNT/manifest
+ * | ... > MNT/signature`) and must not wait for its own redirection.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +37,7 @@ struct signature_handle {
 	bool truncated;		/* opened with O_TRUNC */
 	bool acted;		/* a write happened */
 	bool pending;		/* counted in pending_truncates */
+	int flushes;
 	size_t len;
 	char text[SIGNATURE_TEXT_MAX];
 };
@@ -110,7 +114,7 @@ void mfs_signature_file_flush(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct signature_handle *h = (void *)(uintptr_t)fi->fh;
 
-	if (h->truncated && !h->acted && !h->pending)
+	if (++h->flushes >= 2 && h->truncated && !h->acted && !h->pending)
 		pending_add(context_of(req), h, 1);
 	fuse_reply_err(req, 0);
 }

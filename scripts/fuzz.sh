@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Build the libFuzzer harnesses of the core and run each of them.
+#
+#   scripts/fuzz.sh [SECONDS_PER_HARNESS]      (default 60)
+#
+# Configures build-fuzz/ (clang, the core instrumented for libFuzzer, ASan
+# and UBSan), builds the harnesses, makes the seed corpora, replays every
+# saved reproducer in fuzz/regressions/<harness>/, then fuzzes each harness
+# for the given time.  The corpus grows in build-fuzz/fuzz-corpus/ from one
+# run to the next; crashes, leaks and timeouts are written to
+# build-fuzz/fuzz-crashes/<harness>/, and libFuzzer's output to
+# build-fuzz/fuzz-logs/.  Exits non-zero if anything failed.  Installs
+# nothing: scripts/install-deps.sh provides clang and its runtime.
+set -euo pipefail
+
+usage() {
+	echo "usage: $0 [SECONDS_PER_HARNESS]" >&2
+	exit 2
+}
+
+seconds=60
+if [ $# -gt 1 ]; then
+	usage
+elif [ $# -eq 1 ]; then
+	case "$1" in
+	-h | --help)
+		echo "usage: $0 [SECONDS_PER_HARNESS]"
+		exit 0
+		;;
+	'' | *[!0-9]*) usage ;;
+	esac
+	seconds=$1
+fi
+
+cd "$(dirname "$0")/.."
+repo=$PWD
+build=$repo/build-fuzz
+harnesses=(outer inner manifest header_json base64_sig artifact)
+
+dict_for() {
+	case "$1" in
+	outer | inner | artifact) echo "$repo/fuzz/dict/tar.dict" ;;
+	header_json) echo "$repo/fuzz/dict/json.dict" ;;
+	*) ;;
+	esac
+}
+
+echo "== configuring and building in $build"
+cmake -S "$repo" -B "$build" \
+	-DCMAKE_C_COMPILER=clang \
+	-DCMAKE_BUILD_TYPE=Sanitize \
+	-DCMAKE_C_FLAGS=-fsanitize=fuzzer-no-link \
+	-DMENDERFS_TESTS=OFF \
+	-DMENDERFS_FUZZ=ON >/dev/null
+cmake --build "$build" --target fuzzers -j"$(nproc)"
+
+echo "== making seeds"
+"$repo/fuzz/make-seeds.sh" "$build/fuzz-seeds"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+
+common=(-timeout=10 -rss_limit_mb=2048 -max_len=262144 -print_final_stats=1)
+failed=()
+summary=()
+
+for h in "${harnesses[@]}"; do
+	bin=$build/fuzz/fuzz_$h
+	corpus=$build/fuzz-corpus/$h
+	crashes=$build/fuzz-crashes/$h
+	log=$build/fuzz-logs/$h.log
+	regressions=$repo/fuzz/regressions/$h
+	dict=$(dict_for "$h")
+	extra=()
+	mkdir -p "$corpus" "$crashes" "$(dirname "$log")"
+	cp -n "$build/fuzz-seeds/$h"/* "$corpus"/ 2>/dev/null || true
+
+	regress=ok
+	if [ -d "$regressions" ] &&
+	   [ -n "$(find "$regressions" -type f ! -name '*.md' -print -quit)" ]; then
+		echo "== $h: replaying $regressions"
+		# One process per file, so each failure is named.
+		while IFS= read -r -d '' f; do
+			if ! "$bin" "${common[@]}" "$f" >"$log.regress" 2>&1; then
+				echo "FAIL: $h reproducer still fails: ${f#"$repo"/}" >&2
+				grep -m1 -E 'ERROR|check failed|runtime error' \
+					"$log.regress" >&2 || true
+				regress=fail
+			fi
+		done < <(find "$regressions" -type f ! -name '*.md' -print0 | sort -z)
+		# Once they pass, the reproducers join the corpus (read only:
+		# libFuzzer adds new inputs to the first directory only).
+		[ "$regress" = fail ] || extra+=("$regressions")
+	fi
+
+	echo "== $h: fuzzing for ${seconds}s"
+	status=0
+	"$bin" "${common[@]}" -max_total_time="$seconds" \
+		-artifact_prefix="$crashes/" ${dict:+"-dict=$dict"} \
+		"$corpus" "${extra[@]}" >"$log" 2>&1 || status=$?
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
+	result=ok
+	if [ "$status" -ne 0 ]; then
+		result="FAILED (exit $status; see ${log#"$repo"/})"
+		grep -m3 -E 'ERROR|check failed|runtime error|Test unit written' \
+			"$log" >&2 || true
+		failed+=("$h")
+	fi
+	if [ "$regress" = fail ]; then
+		result="$result; reproducers still fail"
+		failed+=("$h")
+	fi
+	summary+=("$(printf '%-12s %12s execs  %s' "$h" "${execs:-?}" "$result")")
+done
+
+echo "== summary (${seconds}s per harness)"
+printf '%s\n' "${summary[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "failed: ${failed[*]}" >&2
+	exit 1
+fi
