@@ -27,7 +27,7 @@ struct actual {
 	char *name;
 	uint8_t sha256[32];
 	bool readable;
-	bool matched;
+	bool unlisted;		/* no manifest names it */
 };
 
 struct actuals {
@@ -306,53 +306,58 @@ static int line_add(struct mfs_verification *v, const char *name,
 	return 0;
 }
 
-static struct actual *actual_find(struct actuals *list, const char *name)
+/* The result each manifest line gets, by its index; lines no hashed
+ * file claims stay missing. */
+static enum mfs_check *results_new(const struct mfs_manifest *m)
 {
-	for (size_t i = 0; i < list->count; i++)
-		if (strcmp(list->items[i].name, name) == 0)
-			return &list->items[i];
-	return NULL;
+	enum mfs_check *r = malloc((m->count + 1) * sizeof(*r));
+
+	for (size_t i = 0; r && i < m->count; i++)
+		r[i] = MFS_CHECK_MISSING;
+	return r;
 }
 
-/* One line per manifest entry in manifest order, then the unlisted. */
-static int compare_manifest(struct mfs_verification *v,
-			    const struct mfs_manifest *m, bool augment,
-			    struct actuals *list)
+static enum mfs_check judge(const struct actual *act,
+			    const struct mfs_manifest_line *l)
 {
-	for (size_t i = 0; i < m->count; i++) {
-		const struct mfs_manifest_line *l = &m->lines[i];
-		struct actual *act = actual_find(list, l->name);
-		enum mfs_check result;
-		int ret;
-
-		if (!act || act->matched)
-			result = MFS_CHECK_MISSING;
-		else if (!act->readable)
-			result = MFS_CHECK_UNREADABLE;
-		else if (memcmp(act->sha256, l->sha256, 32) != 0)
-			result = MFS_CHECK_MISMATCH;
-		else
-			result = MFS_CHECK_OK;
-		if (act)
-			act->matched = true;
-		ret = line_add(v, l->name, result, augment);
-		if (ret < 0)
-			return ret;
-	}
-	return 0;
+	if (!act->readable)
+		return MFS_CHECK_UNREADABLE;
+	return memcmp(act->sha256, l->sha256, 32) ? MFS_CHECK_MISMATCH :
+						    MFS_CHECK_OK;
 }
 
+/* One line per manifest entry in manifest order, then manifest-augment's,
+ * then the files neither lists.  Each hashed file is looked up in the
+ * manifests' sorted index, so this stays O(n log n) for large payloads. */
 static int check_checksums(struct mfs_artifact *a, struct mfs_verification *v,
 			   struct actuals *list)
 {
-	int ret = compare_manifest(v, &a->manifest, false, list);
+	const struct mfs_manifest *m = &a->manifest, *aug = &a->manifest_augment;
+	enum mfs_check *main_r = results_new(m), *aug_r = results_new(aug);
+	int ret = main_r && aug_r ? 0 : -ENOMEM;
 
-	if (ret == 0)
-		ret = compare_manifest(v, &a->manifest_augment, true, list);
+	for (size_t i = 0; i < list->count && ret == 0; i++) {
+		struct actual *act = &list->items[i];
+		const struct mfs_manifest_line *l = mfs_manifest_find(m, act->name);
+
+		if (l) {
+			main_r[l - m->lines] = judge(act, l);
+		} else if ((l = mfs_manifest_find(aug, act->name))) {
+			aug_r[l - aug->lines] = judge(act, l);
+		} else {
+			act->unlisted = true;
+		}
+	}
+	for (size_t i = 0; i < m->count && ret == 0; i++)
+		ret = line_add(v, m->lines[i].name, main_r[i], false);
+	for (size_t i = 0; i < aug->count && ret == 0; i++)
+		ret = line_add(v, aug->lines[i].name, aug_r[i], true);
 	for (size_t i = 0; i < list->count && ret == 0; i++)
-		if (!list->items[i].matched)
+		if (list->items[i].unlisted)
 			ret = line_add(v, list->items[i].name,
 				       MFS_CHECK_UNLISTED, false);
+	free(aug_r);
+	free(main_r);
 	return ret;
 }
 
