@@ -17,6 +17,7 @@
 
 #include "artifact/artifact.h"
 #include "artifact/names.h"
+#include "artifact/pass.h"
 
 #define VERSION_MAX_SIZE 4096
 
@@ -312,6 +313,7 @@ static int setup_payloads(struct mfs_artifact *a, size_t count)
 		p->member = i;
 		snprintf(p->dir, sizeof(p->dir), "data/%04u", index);
 		pthread_mutex_init(&p->lock, NULL);
+		pthread_cond_init(&p->pass_changed, NULL);
 		a->payload_count = ++n;
 		ret = mfs_stream_open(a->fd, m->offset, m->size, &p->stream);
 		if (ret < 0)
@@ -374,6 +376,7 @@ int mfs_artifact_open(const char *path, struct mfs_artifact **out,
 	}
 	a->file_size = (uint64_t)st.st_size;
 	a->file_mtime = st.st_mtime;
+	a->file_mtime_ns = st.st_mtim.tv_nsec;
 
 	ret = mfs_outer_index(a->fd, &a->outer, why, sizeof(why));
 	if (ret == -EINVAL && a->outer.count > 0) {
@@ -436,6 +439,7 @@ void mfs_artifact_close(struct mfs_artifact *a)
 {
 	if (!a)
 		return;
+	mfs_pass_stop(a);
 	for (size_t i = 0; i < a->payload_count; i++) {
 		struct mfs_payload *p = &a->payloads[i];
 
@@ -444,8 +448,11 @@ void mfs_artifact_close(struct mfs_artifact *a)
 		for (size_t j = 0; j < p->count; j++)
 			mfs_entry_destroy(&p->entries[j]);
 		free(p->entries);
+		free(p->digests);
+		pthread_cond_destroy(&p->pass_changed);
 		pthread_mutex_destroy(&p->lock);
 	}
+	free(a->index_dir);
 	free(a->payloads);
 	mfs_header_destroy(&a->header_augment);
 	mfs_header_destroy(&a->header);
@@ -485,6 +492,26 @@ ssize_t mfs_artifact_read_member(struct mfs_artifact *a, size_t i, void *buf,
 	return (ssize_t)done;
 }
 
+/* Doubles the room for entries and their digests.  Called with p->lock
+ * held.  Returns 0 or -ENOMEM. */
+static int payload_grow(struct mfs_payload *p)
+{
+	size_t cap = p->capacity ? p->capacity * 2 : 16;
+	struct mfs_entry *entries;
+	struct mfs_digest *digests;
+
+	entries = realloc(p->entries, cap * sizeof(*entries));
+	if (!entries)
+		return -ENOMEM;
+	p->entries = entries;
+	digests = realloc(p->digests, cap * sizeof(*digests));
+	if (!digests)
+		return -ENOMEM;	/* entries kept its larger block: harmless */
+	p->digests = digests;
+	p->capacity = cap;
+	return 0;
+}
+
 /* Reads one more entry of the payload tar.  Called with p->lock held.
  * Returns 1 with the entry appended, 0 at the end, or a negative errno. */
 static int payload_step(struct mfs_payload *p)
@@ -502,21 +529,24 @@ static int payload_step(struct mfs_payload *p)
 	if (ret <= 0)
 		goto done;
 	if (p->count == p->capacity) {
-		size_t cap = p->capacity ? p->capacity * 2 : 16;
-		struct mfs_entry *entries = realloc(p->entries,
-						    cap * sizeof(*entries));
-		if (!entries) {
+		ret = payload_grow(p);
+		if (ret < 0) {
 			mfs_entry_destroy(&e);
-			return -ENOMEM;	/* not the tar's fault: may retry */
+			return ret;	/* not the tar's fault: may retry */
 		}
-		p->entries = entries;
-		p->capacity = cap;
 	}
+	memset(&p->digests[p->count], 0, sizeof(*p->digests));
 	p->entries[p->count++] = e;
 	return 1;
 done:
 	p->walk_done = true;
 	p->walk_error = ret;
+	if (ret == -EFBIG && p->count >= MFS_PAYLOAD_MAX_ENTRIES)
+		snprintf(p->walk_message, sizeof(p->walk_message),
+			 "more than %d entries", MFS_PAYLOAD_MAX_ENTRIES);
+	else if (ret < 0)
+		snprintf(p->walk_message, sizeof(p->walk_message), "%s",
+			 mfs_inner_error(p->walker));
 	mfs_inner_close(p->walker);
 	p->walker = NULL;
 	return ret;
@@ -542,6 +572,21 @@ int mfs_payload_find(struct mfs_payload *p, const char *name,
 			goto out;
 	}
 out:
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+int mfs_payload_walk_to(struct mfs_payload *p, size_t i, struct mfs_entry *e)
+{
+	int ret = 1;
+
+	pthread_mutex_lock(&p->lock);
+	while (i >= p->count && (ret = payload_step(p)) == 1)
+		;
+	if (i < p->count) {
+		*e = p->entries[i];
+		ret = 1;
+	}
 	pthread_mutex_unlock(&p->lock);
 	return ret;
 }

@@ -14,6 +14,7 @@
 #define MFS_ARTIFACT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,19 @@
 /* Upper bound on entries in one payload tar. */
 #define MFS_PAYLOAD_MAX_ENTRIES (1024 * 1024)
 
+/* The SHA-256 of one payload entry's bytes, once the pass hashed it. */
+struct mfs_digest {
+	uint8_t sha256[32];
+	bool done;		/* computed (false also when unreadable) */
+};
+
+/* Where the one pass over a payload stands (pass.h). */
+enum mfs_pass_state {
+	MFS_PASS_IDLE,
+	MFS_PASS_RUNNING,
+	MFS_PASS_DONE,
+};
+
 /* One data/NNNN.tar* member and what is known of its files so far. */
 struct mfs_payload {
 	size_t member;			/* index in outer.members */
@@ -41,9 +55,20 @@ struct mfs_payload {
 	pthread_mutex_t lock;		/* guards everything below */
 	struct mfs_inner *walker;	/* NULL once the walk ended */
 	struct mfs_entry *entries;	/* in tar order, as discovered */
+	struct mfs_digest *digests;	/* one per entry, same capacity */
 	size_t count, capacity;
 	bool walk_done;
 	int walk_error;			/* negative errno, or 0 */
+	char walk_message[MFS_ERR_LEN];	/* why the walk broke off */
+
+	/* Monotonic nanoseconds of the last read a user made (pass.h). */
+	atomic_uint_least64_t last_read;
+
+	/* The pass: walks to the end and hashes every entry (pass.h). */
+	enum mfs_pass_state pass_state;
+	pthread_cond_t pass_changed;	/* state or digests moved on */
+	int pass_error;			/* -EIO: data corrupt at... */
+	size_t pass_error_entry;	/* ...this entry; 0 error: none */
 };
 
 struct mfs_artifact {
@@ -51,6 +76,7 @@ struct mfs_artifact {
 	int fd;
 	uint64_t file_size;
 	int64_t file_mtime;
+	int64_t file_mtime_ns;		/* the nanoseconds part */
 	int version;			/* 2 or 3 */
 
 	struct mfs_outer outer;
@@ -73,6 +99,12 @@ struct mfs_artifact {
 	 * empty when none.  Payload walks may add one later: note_lock. */
 	pthread_mutex_t note_lock;
 	char malformed[MFS_ERR_LEN];
+
+	/* The background pass over the payloads (pass.h), if started. */
+	pthread_t pass_thread;
+	bool pass_started;
+	atomic_bool pass_cancel;	/* read between chunks */
+	char *index_dir;		/* where the pass saves its index */
 };
 
 /* Opens and indexes path.  Returns 0, or a negative errno with a one-line
@@ -93,6 +125,11 @@ ssize_t mfs_artifact_read_member(struct mfs_artifact *a, size_t i, void *buf,
  * when the tar has no such file, or a negative errno. */
 int mfs_payload_find(struct mfs_payload *p, const char *name,
 		     struct mfs_entry *e);
+
+/* Entry i (0-based, tar order), walking the tar as far as needed; copied
+ * into *e with its name borrowed.  Returns 1, 0 when the tar holds fewer
+ * entries, or the negative errno that ended the walk before entry i. */
+int mfs_payload_walk_to(struct mfs_payload *p, size_t i, struct mfs_entry *e);
 
 /* Walks the payload tar to its end.  Returns 0, or a negative errno when
  * the tar is broken (the entries before the break stay known). */

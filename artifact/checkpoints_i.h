@@ -1,15 +1,24 @@
 /*
- * Checkpoints of a decompressed stream: at every `span` bytes of output,
- * the decoder's whole state and the compressed offset it had reached, so
- * a read anywhere resumes at most one span before it instead of at the
- * start.  States are kept zstd-compressed; when they outgrow the memory
- * budget every other one is dropped and the span doubles, so memory stays
- * bounded whatever the payload size.  Private to stream.c, which calls
- * everything but mfs_checkpoint_pack() with its lock held.
+ * Restore points of a decompressed stream, so a read anywhere resumes
+ * near it instead of at the start.  Two kinds:
+ *
+ * - checkpoints (gzip): at every `span` bytes of output, the decoder's
+ *   whole state and the compressed offset it had reached.  States are
+ *   kept zstd-compressed.
+ * - restarts (zstd frames, xz blocks): places where a fresh decoder can
+ *   start, with no state at all (blob NULL).  They fall where the format
+ *   put them; those recorded while decoding are kept at least a span
+ *   apart.
+ *
+ * When they outgrow the memory budget every other one is dropped and the
+ * span doubles, so memory stays bounded whatever the payload size.
+ * Private to stream.c, which calls everything but mfs_checkpoint_pack()
+ * with its lock held.
  */
 #ifndef MFS_CHECKPOINTS_I_H
 #define MFS_CHECKPOINTS_I_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,17 +28,23 @@
 struct mfs_checkpoint {
 	uint64_t out;		/* decompressed offset */
 	uint64_t in;		/* compressed offset of the next input byte */
-	void *blob;		/* the decoder state, zstd-compressed */
+	void *blob;		/* the decoder state, zstd-compressed; NULL
+				 * for a restart */
 	size_t blob_len;
 };
 
+/* What one restore point costs against the budget besides its blob. */
+#define MFS_CHECKPOINT_COST	sizeof(struct mfs_checkpoint)
+
 struct mfs_checkpoints {
-	struct mfs_checkpoint *items;	/* by out, ascending */
+	struct mfs_checkpoint *items;	/* by out (and in), ascending */
 	size_t count, capacity;
 	size_t state_size;
 	uint64_t span;
-	uint64_t next;			/* out of the next one wanted */
-	size_t memory;			/* bytes of blobs */
+	uint64_t next;			/* out of the next one wanted: exactly
+					 * for a checkpoint, at least for a
+					 * restart */
+	size_t memory;			/* blobs, MFS_CHECKPOINT_COST each */
 };
 
 void mfs_checkpoints_init(struct mfs_checkpoints *cp, size_t state_size);
@@ -45,13 +60,30 @@ int mfs_checkpoint_pack(const void *state, size_t state_size, void **blob,
 void mfs_checkpoints_insert(struct mfs_checkpoints *cp, uint64_t out,
 			    uint64_t in, void *blob, size_t blob_len);
 
-/* The last checkpoint at or below off: its state unpacked into state
- * (state_size bytes).  Returns 1, 0 when there is none, -EIO when the
- * blob does not unpack. */
+/* Adds a restart at out if it lies at least a span past the last one
+ * kept (out >= next).  Returns true if it was added. */
+bool mfs_checkpoints_insert_restart(struct mfs_checkpoints *cp, uint64_t out,
+				    uint64_t in);
+
+/* Appends a restore point past the last one whatever the span, taking
+ * the blob (NULL for a restart), and without thinning: for loading a set
+ * whose order and size the caller has checked.  Returns 0 or -ENOMEM (the
+ * blob is then freed).  mfs_checkpoints_settle() afterwards. */
+int mfs_checkpoints_append(struct mfs_checkpoints *cp, uint64_t out,
+			   uint64_t in, void *blob, size_t blob_len);
+
+/* After appending: thins to the budget and sets where the next one is
+ * wanted. */
+void mfs_checkpoints_settle(struct mfs_checkpoints *cp);
+
+/* The last restore point at or below off.  Returns 1 for a checkpoint,
+ * its state unpacked into state (state_size bytes); 2 for a restart
+ * (state untouched); 0 when there is none; -EIO when the blob does not
+ * unpack. */
 int mfs_checkpoints_find(const struct mfs_checkpoints *cp, uint64_t off,
 			 uint64_t *out, uint64_t *in, void *state);
 
-/* The out offset of the last checkpoint at or below off, or 0. */
+/* The out offset of the last restore point at or below off, or 0. */
 uint64_t mfs_checkpoints_floor(const struct mfs_checkpoints *cp, uint64_t off);
 
 #endif

@@ -102,9 +102,45 @@ static void gzip_save(const void *state, void *buf)
 	memcpy(buf, state, sizeof(struct gzip_state));
 }
 
-static void gzip_load(void *state, const void *buf)
+/* A state may come from an index saved by an earlier run.  The index is
+ * checksummed, but the counters that ISA-L uses as lengths and indices
+ * into its own buffers are checked here too, so that a state that went
+ * wrong somewhere can only decode wrong bytes (which the member's CRC-32
+ * then catches), not make inflate step outside its buffers. */
+static int gzip_state_plausible(const struct gzip_state *g)
 {
+	const struct inflate_state *s = &g->inflate;
+
+	if (g->finished != 0 && g->finished != 1)
+		return 0;
+	if (s->crc_flag != ISAL_GZIP || s->hist_bits > ISAL_DEF_MAX_HIST_BITS ||
+	    s->dict_length > ISAL_DEF_HIST_SIZE)
+		return 0;
+	if ((unsigned)s->block_state > ISAL_CHECKSUM_CHECK)
+		return 0;
+	if (s->read_in_length < 0 || s->read_in_length > 64)
+		return 0;
+	if (s->tmp_in_size < 0 ||
+	    (size_t)s->tmp_in_size > sizeof(s->tmp_in_buffer))
+		return 0;
+	if (s->tmp_out_valid < 0 || s->tmp_out_processed < 0 ||
+	    s->tmp_out_processed > s->tmp_out_valid ||
+	    (size_t)s->tmp_out_valid > sizeof(s->tmp_out_buffer))
+		return 0;
+	if (s->write_overflow_len < 0 || s->copy_overflow_length < 0 ||
+	    s->copy_overflow_distance < 0 ||
+	    s->copy_overflow_distance > ISAL_DEF_HIST_SIZE)
+		return 0;
+	return 1;
+}
+
+static int gzip_load(void *state, const void *buf)
+{
+	/* buf is a malloc'd copy, aligned for the struct. */
+	if (!gzip_state_plausible(buf))
+		return -EIO;
 	memcpy(state, buf, sizeof(struct gzip_state));
+	return 0;
 }
 
 const struct mfs_decoder_ops mfs_decoder_gzip = {

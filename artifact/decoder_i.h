@@ -8,8 +8,28 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "artifact/compression.h"
+
+/* A place in the stream where a decoder can start afresh, without a
+ * saved state: a zstd frame start, an xz block start. */
+struct mfs_restart {
+	uint64_t out;		/* decompressed offset */
+	uint64_t in;		/* range offset of the frame or block */
+};
+
+/* What the format itself says about where decoding can start, read from
+ * the range when the stream is opened (the xz index, a zstd seek table).
+ * Immutable once read, so decoders may keep a pointer to it. */
+struct mfs_format_index {
+	struct mfs_restart *restarts;	/* by out and by in, ascending */
+	size_t count;
+	uint64_t total;		/* decompressed size the index claims */
+	void *private;		/* the decoder's own (malloc'd), or NULL */
+};
+
+void mfs_format_index_free(struct mfs_format_index *index);
 
 /* decode() results besides a negative errno. */
 #define MFS_DECODE_OK	0	/* progress made; call again */
@@ -36,8 +56,29 @@ struct mfs_decoder_ops {
 	 * created decoder continue from such a copy. */
 	size_t state_size;
 	void (*save)(const void *state, void *buf);
-	void (*load)(void *state, const void *buf);
+	/* Returns 0, or -EIO when the copy cannot be a state save() wrote
+	 * (it may come from an imported index). */
+	int (*load)(void *state, const void *buf);
+
+	/* Restarts, for formats made of independent pieces; NULL when not
+	 * supported.  boundary() is true when the last decode() call ended
+	 * exactly at the end of a piece, so a fresh decoder could take the
+	 * next input byte.  index_read() looks for the format's own index in
+	 * the range: returns 0 with *out NULL when there is none or it cannot
+	 * be believed, a negative errno only for -ENOMEM; never trusts the
+	 * bytes and bounds what it allocates.  restart() makes a decoder that
+	 * was just reset start at the piece at range offset in; NULL when
+	 * resetting is all it takes. */
+	int (*boundary)(void *state);
+	int (*index_read)(int fd, uint64_t offset, uint64_t size,
+			  struct mfs_format_index **out);
+	int (*restart)(void *state, const struct mfs_format_index *index,
+		       uint64_t in);
 };
+
+/* Reads exactly len bytes at off (short only at the end of the file).
+ * Returns the count or a negative errno. */
+ssize_t mfs_pread_full(int fd, void *buf, size_t len, uint64_t off);
 
 extern const struct mfs_decoder_ops mfs_decoder_gzip;
 extern const struct mfs_decoder_ops mfs_decoder_xz;

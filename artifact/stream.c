@@ -11,11 +11,26 @@
  * sends one reader's requests in parallel and slightly out of order: the
  * one that lands just behind a cursor is served from that memory.
  *
- * For formats whose decoder state can be saved (gzip), any cursor that
- * passes a checkpoint offset leaves a checkpoint there (checkpoints_i.h);
- * a read that no cursor is near resumes from the checkpoint below it, so
- * random reads decode at most about a span.  The lock is held to pick and
- * return a cursor and to file a checkpoint, never while decoding.
+ * A read that no cursor is near resumes from the restore point below it
+ * (checkpoints_i.h), so random reads decode at most about a span:
+ *
+ * - gzip: any cursor that passes a checkpoint offset saves its decoder
+ *   state there;
+ * - zstd: any cursor that ends a frame a span past the last restart notes
+ *   where the next frame starts; a seek table at the end of the range
+ *   (zstd's seekable format) gives every frame start at open;
+ * - xz: the index at the end of the range gives every block start at
+ *   open, when there are several.
+ *
+ * What the format's own index claims is checked against the range when
+ * it is read, and for zstd against every frame end a cursor decodes: a
+ * table that disagrees is dropped, and so are the cursors it placed.
+ *
+ * The restore points and the size can be exported and imported again on
+ * a later open (stream_index_i.h), and a sequential reader over restore
+ * points gets a helper decoding ahead of it on another core
+ * (stream_ahead.c).  The lock is held to pick and return a cursor and to
+ * file a restore point, never while decoding.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,52 +42,10 @@
 #include "artifact/checkpoints_i.h"
 #include "artifact/decoder_i.h"
 #include "artifact/stream.h"
+#include "artifact/stream_i.h"
+#include "artifact/stream_index_i.h"
 
-#define STREAM_CURSORS		4
-#define STREAM_INPUT_SIZE	(256 * 1024)
-#define STREAM_DISCARD_SIZE	(64 * 1024)
-/* A request this close ahead of where a busy cursor will stop waits for
- * that cursor rather than take another: the kernel's parallel readahead
- * requests of one sequential reader then share one decoder, instead of
- * sending the others back to the start. */
-#define STREAM_FOLLOW_GAP	(8 * 1024 * 1024)
-#define STREAM_HISTORY		(2 * 1024 * 1024)
-
-struct cursor {
-	void *decoder;		/* NULL until first used */
-	uint8_t *input;		/* compressed bytes read, not yet decoded */
-	size_t input_pos, input_len;
-	uint64_t input_off;	/* range offset of the next compressed read */
-	uint64_t pos;		/* decompressed offset of the next byte out */
-	uint64_t target;	/* while busy: where this request ends */
-	uint8_t *discard;	/* scratch for decoding up to an offset */
-	uint8_t *history;	/* ring: the bytes [pos - history_len, pos) */
-	size_t history_len;
-	uint64_t start;		/* while busy: pos when taken */
-	uint8_t *state;		/* scratch for a saved decoder state */
-	bool restore;		/* taken to resume from the checkpoint below */
-	uint64_t restore_out, restore_in;
-	bool ended;
-	bool busy;
-	uint64_t last_used;
-};
-
-struct mfs_stream {
-	int fd;
-	uint64_t offset, size;
-	enum mfs_compression compression;
-	const struct mfs_decoder_ops *ops;
-
-	pthread_mutex_t lock;
-	pthread_cond_t cursor_returned;
-	struct cursor cursors[STREAM_CURSORS];
-	uint64_t clock;
-	int64_t total;		/* decompressed size, -1 until known */
-	struct mfs_checkpoints checkpoints;	/* when ops->save */
-	struct mfs_stream_stats stats;
-};
-
-static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
+ssize_t mfs_pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
 	size_t done = 0;
 
@@ -91,6 +64,45 @@ static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return (ssize_t)done;
 }
 
+void mfs_format_index_free(struct mfs_format_index *index)
+{
+	if (!index)
+		return;
+	free(index->restarts);
+	free(index->private);
+	free(index);
+}
+
+/* Reads the format's own index and makes its restarts restore points. */
+static int index_open(struct mfs_stream *s)
+{
+	struct mfs_format_index *index;
+	int ret = s->ops->index_read(s->fd, s->offset, s->size, &index);
+
+	if (ret < 0 || !index)
+		return ret;
+	for (size_t k = 0; k < index->count; k++) {
+		const struct mfs_restart *r = &index->restarts[k];
+
+		/* Empty frames share their out with the next: keep the
+		 * first, from which a decoder passes them all. */
+		if (r->out == 0 || (s->checkpoints.count &&
+				    r->out == s->checkpoints.items[
+					s->checkpoints.count - 1].out))
+			continue;
+		ret = mfs_checkpoints_append(&s->checkpoints, r->out, r->in,
+					     NULL, 0);
+		if (ret < 0) {
+			mfs_format_index_free(index);
+			return ret;
+		}
+	}
+	mfs_checkpoints_settle(&s->checkpoints);
+	s->index = index;
+	s->index_trusted = true;
+	return 0;
+}
+
 int mfs_stream_open(int fd, uint64_t offset, uint64_t size,
 		    struct mfs_stream **out)
 {
@@ -98,8 +110,8 @@ int mfs_stream_open(int fd, uint64_t offset, uint64_t size,
 	struct mfs_stream *s;
 	ssize_t n;
 
-	n = pread_full(fd, head, size < sizeof(head) ? size : sizeof(head),
-		       offset);
+	n = mfs_pread_full(fd, head, size < sizeof(head) ? size : sizeof(head),
+			   offset);
 	if (n < 0)
 		return (int)n;
 
@@ -115,11 +127,19 @@ int mfs_stream_open(int fd, uint64_t offset, uint64_t size,
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cursor_returned, NULL);
 	mfs_checkpoints_init(&s->checkpoints, s->ops->state_size);
+	if (s->ops->index_read) {
+		int ret = index_open(s);
+
+		if (ret < 0) {
+			mfs_stream_close(s);
+			return ret;
+		}
+	}
 	*out = s;
 	return 0;
 }
 
-static void cursor_release(const struct mfs_stream *s, struct cursor *c)
+void mfs_cursor_release(const struct mfs_stream *s, struct mfs_cursor *c)
 {
 	if (c->decoder)
 		s->ops->destroy(c->decoder);
@@ -134,9 +154,11 @@ void mfs_stream_close(struct mfs_stream *s)
 {
 	if (!s)
 		return;
+	mfs_ahead_free(s);
 	for (size_t i = 0; i < STREAM_CURSORS; i++)
-		cursor_release(s, &s->cursors[i]);
+		mfs_cursor_release(s, &s->cursors[i]);
 	mfs_checkpoints_destroy(&s->checkpoints);
+	mfs_format_index_free(s->index);
 	pthread_cond_destroy(&s->cursor_returned);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -158,15 +180,16 @@ int64_t mfs_stream_size(struct mfs_stream *s)
 }
 
 /* Puts the cursor at the start of the range, allocating on first use. */
-static int cursor_rewind(const struct mfs_stream *s, struct cursor *c)
+static int cursor_rewind(const struct mfs_stream *s, struct mfs_cursor *c)
 {
 	int ret;
 
 	if (!c->input) {
 		c->input = malloc(STREAM_INPUT_SIZE);
 		c->discard = malloc(STREAM_DISCARD_SIZE);
-		c->history = malloc(STREAM_HISTORY);
-		if (!c->input || !c->discard || !c->history)
+		if (!c->helper)
+			c->history = malloc(STREAM_HISTORY);
+		if (!c->input || !c->discard || (!c->helper && !c->history))
 			return -ENOMEM;
 	}
 	if (s->ops->save && !c->state) {
@@ -189,7 +212,7 @@ static int cursor_rewind(const struct mfs_stream *s, struct cursor *c)
 }
 
 /* Reads more compressed input after what the window still holds. */
-static int cursor_refill(const struct mfs_stream *s, struct cursor *c)
+static int cursor_refill(const struct mfs_stream *s, struct mfs_cursor *c)
 {
 	size_t kept = c->input_len - c->input_pos;
 	uint64_t left = s->size - c->input_off;
@@ -202,7 +225,8 @@ static int cursor_refill(const struct mfs_stream *s, struct cursor *c)
 	c->input_len = kept;
 	if (want == 0)
 		return -EIO;	/* a full window and still no progress */
-	n = pread_full(s->fd, c->input + kept, want, s->offset + c->input_off);
+	n = mfs_pread_full(s->fd, c->input + kept, want,
+			   s->offset + c->input_off);
 	if (n < 0)
 		return (int)n;
 	if (n == 0)		/* the file shrank under us */
@@ -213,10 +237,12 @@ static int cursor_refill(const struct mfs_stream *s, struct cursor *c)
 }
 
 /* Remembers n bytes just produced (they end at c->pos). */
-static void history_add(struct cursor *c, const uint8_t *data, size_t n)
+static void history_add(struct mfs_cursor *c, const uint8_t *data, size_t n)
 {
 	size_t at;
 
+	if (!c->history)
+		return;
 	if (n >= STREAM_HISTORY) {
 		data += n - STREAM_HISTORY;
 		n = STREAM_HISTORY;
@@ -236,8 +262,8 @@ static void history_add(struct cursor *c, const uint8_t *data, size_t n)
 }
 
 /* Copies what history holds of [off, off + len); returns the count. */
-static size_t history_copy(const struct cursor *c, uint8_t *buf, size_t len,
-			   uint64_t off)
+static size_t history_copy(const struct mfs_cursor *c, uint8_t *buf,
+			   size_t len, uint64_t off)
 {
 	size_t n, at, first;
 
@@ -251,22 +277,34 @@ static size_t history_copy(const struct cursor *c, uint8_t *buf, size_t len,
 	return n;
 }
 
-/* The offset of the next checkpoint wanted, or UINT64_MAX for none. */
-static uint64_t checkpoint_wanted(struct mfs_stream *s)
-{
-	uint64_t next;
+/* Where a cursor should next stop to save its state (checkpoints), and
+ * from where on it should report frame ends (restarts); UINT64_MAX for
+ * none. */
+struct wanted {
+	uint64_t checkpoint;
+	uint64_t restart;
+};
 
-	if (!s->ops->save)
-		return UINT64_MAX;
+static struct wanted restore_points_wanted(struct mfs_stream *s)
+{
+	struct wanted w = { UINT64_MAX, UINT64_MAX };
+
+	if (!s->ops->save && !s->ops->boundary)
+		return w;
 	pthread_mutex_lock(&s->lock);
-	next = s->checkpoints.next;
+	if (s->ops->save)
+		w.checkpoint = s->checkpoints.next;
+	else if (s->index_trusted)
+		w.restart = 0;	/* every frame end, to check the table */
+	else
+		w.restart = s->checkpoints.next;
 	pthread_mutex_unlock(&s->lock);
-	return next;
+	return w;
 }
 
 /* Files a checkpoint of cursor c, which stands exactly at at. */
-static uint64_t checkpoint_leave(struct mfs_stream *s, struct cursor *c,
-				 uint64_t at)
+static uint64_t checkpoint_leave(struct mfs_stream *s,
+				 struct mfs_cursor *c, uint64_t at)
 {
 	uint64_t in = c->input_off - (c->input_len - c->input_pos);
 	void *blob;
@@ -283,12 +321,57 @@ static uint64_t checkpoint_leave(struct mfs_stream *s, struct cursor *c,
 	return at;
 }
 
-/* Decodes up to len bytes into buf, leaving checkpoints on the way.
- * Returns the count (0 at the end of the stream) or a negative errno. */
-static ssize_t cursor_decode(struct mfs_stream *s, struct cursor *c,
-			     uint8_t *buf, size_t len)
+/* Whether a frame that ends at (out, in) is one the format index knows:
+ * one of its frame starts, or the end of its frames. */
+static bool index_agrees(const struct mfs_stream *s, uint64_t out, uint64_t in)
 {
-	uint64_t wanted = checkpoint_wanted(s);
+	const struct mfs_format_index *index = s->index;
+	size_t lo = 0, hi = index->count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (index->restarts[mid].in < in)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < index->count && index->restarts[lo].in == in)
+		return index->restarts[lo].out == out;
+	/* Past the last frame: the seek table itself, or the range end. */
+	return lo == index->count && out == index->total;
+}
+
+/* A cursor ended a frame at (out, in): checks it against a trusted index,
+ * or notes a restart there.  Returns where to report the next. */
+static uint64_t restart_seen(struct mfs_stream *s, uint64_t out, uint64_t in)
+{
+	uint64_t next;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->index_trusted && !index_agrees(s, out, in)) {
+		/* The table lied: forget every restore point it gave, and
+		 * every cursor placed from one; record frames as they come. */
+		s->index_trusted = false;
+		s->epoch++;
+		mfs_checkpoints_destroy(&s->checkpoints);
+		mfs_checkpoints_init(&s->checkpoints, s->ops->state_size);
+	}
+	if (s->index_trusted)
+		next = 0;
+	else if (mfs_checkpoints_insert_restart(&s->checkpoints, out, in) ||
+		 out < s->checkpoints.next)
+		next = s->checkpoints.next;
+	else
+		next = out + 1;
+	pthread_mutex_unlock(&s->lock);
+	return next;
+}
+
+ssize_t mfs_cursor_decode(struct mfs_stream *s, struct mfs_cursor *c,
+			  uint8_t *buf, size_t len)
+{
+	struct wanted wanted = restore_points_wanted(s);
 	uint8_t *out = buf;
 	size_t out_len = len;
 	bool stalled = false;
@@ -299,13 +382,14 @@ static ssize_t cursor_decode(struct mfs_stream *s, struct cursor *c,
 		const uint8_t *in;
 		int ret;
 
-		if (here == wanted) {
-			wanted = checkpoint_leave(s, c, here);
+		if (here == wanted.checkpoint) {
+			wanted.checkpoint = checkpoint_leave(s, c, here);
 			continue;
 		}
 		/* Stop at the checkpoint offset, not past it. */
-		if (wanted > here && wanted - here < out_len) {
-			limit = out_len - (size_t)(wanted - here);
+		if (wanted.checkpoint > here &&
+		    wanted.checkpoint - here < out_len) {
+			limit = out_len - (size_t)(wanted.checkpoint - here);
 			out_len -= limit;
 		}
 
@@ -331,7 +415,16 @@ static ssize_t cursor_decode(struct mfs_stream *s, struct cursor *c,
 			c->ended = true;
 			break;
 		}
-		if (in_len == before_in && out_len == before_out) {
+		here = c->pos + (len - out_len);
+		if (here >= wanted.restart && s->ops->boundary(c->decoder)) {
+			uint64_t at = c->input_off -
+				      (c->input_len - c->input_pos);
+
+			/* At the end of the range nothing starts. */
+			if (at < s->size)
+				wanted.restart = restart_seen(s, here, at);
+		}
+		if (in_len == before_in && out_len == before_out + limit) {
 			/* No progress: more input may unblock it; without
 			 * more, the data is over (cleanly or cut short) or
 			 * the decoder is stuck on bad input. */
@@ -349,32 +442,38 @@ static ssize_t cursor_decode(struct mfs_stream *s, struct cursor *c,
 	return (ssize_t)(len - out_len);
 }
 
-/* Loads the checkpoint below off into c's scratch, for the caller to
- * resume from outside the lock.  Called with the lock held. */
-static int cursor_prepare_restore(struct mfs_stream *s, struct cursor *c,
-				  uint64_t off)
+int mfs_cursor_prepare_restore(struct mfs_stream *s, struct mfs_cursor *c,
+			       uint64_t off)
 {
-	if (!c->state) {
+	int found;
+
+	if (s->ops->save && !c->state) {
 		c->state = malloc(s->ops->state_size);
 		if (!c->state)
 			return -ENOMEM;
 	}
-	if (mfs_checkpoints_find(&s->checkpoints, off, &c->restore_out,
-				 &c->restore_in, c->state) != 1)
+	found = mfs_checkpoints_find(&s->checkpoints, off, &c->restore_out,
+				     &c->restore_in, c->state);
+	if (found != 1 && found != 2)
 		return -EIO;
 	c->restore = true;
+	c->restart = found == 2;
 	c->pos = UINT64_MAX;
 	return 0;
 }
 
-/* Puts c where its prepared checkpoint was taken. */
-static int cursor_restore(struct mfs_stream *s, struct cursor *c)
+int mfs_cursor_restore(struct mfs_stream *s, struct mfs_cursor *c)
 {
 	int ret = cursor_rewind(s, c);
 
 	if (ret < 0)
 		return ret;
-	s->ops->load(c->decoder, c->state);
+	if (!c->restart)
+		ret = s->ops->load(c->decoder, c->state);
+	else if (s->ops->restart)
+		ret = s->ops->restart(c->decoder, s->index, c->restore_in);
+	if (ret < 0)
+		return ret;
 	c->input_off = c->restore_in;
 	c->pos = c->restore_out;
 	return 0;
@@ -382,15 +481,15 @@ static int cursor_restore(struct mfs_stream *s, struct cursor *c)
 
 /* Takes the idle cursor best placed for off, waiting while all are busy.
  * Called with the lock held. */
-static struct cursor *cursor_take(struct mfs_stream *s, uint64_t off,
-				  size_t len)
+static struct mfs_cursor *cursor_take(struct mfs_stream *s, uint64_t off,
+				      size_t len)
 {
 	for (;;) {
-		struct cursor *best = NULL, *oldest = NULL, *ahead = NULL;
+		struct mfs_cursor *best = NULL, *oldest = NULL, *ahead = NULL;
 		uint64_t checkpoint;
 
 		for (size_t i = 0; i < STREAM_CURSORS; i++) {
-			struct cursor *c = &s->cursors[i];
+			struct mfs_cursor *c = &s->cursors[i];
 
 			if (c->busy) {
 				/* Will it soon hold off, or stop just below? */
@@ -403,6 +502,7 @@ static struct cursor *cursor_take(struct mfs_stream *s, uint64_t off,
 				continue;
 			}
 			if (c->decoder && c->pos != UINT64_MAX &&
+			    c->epoch == s->epoch &&
 			    off >= c->pos - c->history_len &&
 			    (off < c->pos || !c->ended) &&
 			    (!best || c->pos > best->pos))
@@ -422,7 +522,7 @@ static struct cursor *cursor_take(struct mfs_stream *s, uint64_t off,
 		/* A checkpoint nearer than every cursor: resume from it. */
 		if (checkpoint && oldest &&
 		    (!best || (best->pos <= off && best->pos < checkpoint)) &&
-		    cursor_prepare_restore(s, oldest, off) == 0)
+		    mfs_cursor_prepare_restore(s, oldest, off) == 0)
 			best = oldest;
 		if (!best && oldest) {
 			/* Rewound outside the lock by the caller. */
@@ -430,6 +530,7 @@ static struct cursor *cursor_take(struct mfs_stream *s, uint64_t off,
 			best = oldest;
 		}
 		if (best) {
+			best->epoch = s->epoch;
 			best->busy = true;
 			best->start = best->pos == UINT64_MAX ? 0 : best->pos;
 			best->target = off + len;
@@ -444,7 +545,8 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 {
 	uint64_t start_pos = 0;
 	bool rewound = false, restored = false;
-	struct cursor *c;
+	struct mfs_cursor *c;
+	size_t served;
 	ssize_t ret = 0;
 
 	pthread_mutex_lock(&s->lock);
@@ -452,18 +554,41 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 		pthread_mutex_unlock(&s->lock);
 		return 0;
 	}
+	/* What a helper decoded ahead is copied; the rest decoded here. */
+	mfs_ahead_note(s, off, len);
+	served = mfs_ahead_serve(s, buf, len, off);
+	if (served == len ||
+	    (served && s->total >= 0 && off + served >= (uint64_t)s->total)) {
+		pthread_mutex_unlock(&s->lock);
+		return (ssize_t)served;
+	}
+	buf += served;
+	off += served;
+	len -= served;
 	c = cursor_take(s, off, len);
 	start_pos = c->pos == UINT64_MAX ? 0 : c->pos;
 	pthread_mutex_unlock(&s->lock);
 
 	if (c->pos == UINT64_MAX && c->restore) {
 		c->restore = false;
-		ret = cursor_restore(s, c);
-		if (ret < 0)
+		ret = mfs_cursor_restore(s, c);
+		if (ret == -EIO && !c->restart) {
+			/* A saved state that does not load (an imported
+			 * index gone wrong): forget them all, start over. */
+			pthread_mutex_lock(&s->lock);
+			mfs_checkpoints_destroy(&s->checkpoints);
+			mfs_checkpoints_init(&s->checkpoints,
+					     s->ops->state_size);
+			pthread_mutex_unlock(&s->lock);
+			c->pos = UINT64_MAX;
+		} else if (ret < 0) {
 			goto out;
-		start_pos = c->pos;
-		restored = true;
-	} else if (c->pos == UINT64_MAX) {
+		} else {
+			start_pos = c->pos;
+			restored = true;
+		}
+	}
+	if (c->pos == UINT64_MAX) {
 		ret = cursor_rewind(s, c);
 		if (ret < 0)
 			goto out;
@@ -477,7 +602,7 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 			ret = (ssize_t)got;
 			goto out;
 		}
-		ret = cursor_decode(s, c, buf + got, len - got);
+		ret = mfs_cursor_decode(s, c, buf + got, len - got);
 		if (ret >= 0)
 			ret += (ssize_t)got;
 		goto out;
@@ -487,11 +612,11 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 		size_t step = gap < STREAM_DISCARD_SIZE ?
 			      (size_t)gap : STREAM_DISCARD_SIZE;
 
-		ret = cursor_decode(s, c, c->discard, step);
+		ret = mfs_cursor_decode(s, c, c->discard, step);
 		if (ret <= 0)
 			goto out;
 	}
-	ret = cursor_decode(s, c, buf, len);
+	ret = mfs_cursor_decode(s, c, buf, len);
 out:
 	pthread_mutex_lock(&s->lock);
 	s->stats.rewinds += rewound;
@@ -510,7 +635,7 @@ out:
 	/* Several may wait for this very cursor's new position. */
 	pthread_cond_broadcast(&s->cursor_returned);
 	pthread_mutex_unlock(&s->lock);
-	return ret;
+	return ret < 0 ? ret : ret + (ssize_t)served;
 }
 
 void mfs_stream_stats(struct mfs_stream *s, struct mfs_stream_stats *out)
@@ -520,7 +645,130 @@ void mfs_stream_stats(struct mfs_stream *s, struct mfs_stream_stats *out)
 	out->checkpoints = s->checkpoints.count;
 	out->checkpoint_span = s->checkpoints.span;
 	out->checkpoint_memory = s->checkpoints.memory;
+	out->cursors_allocated = 0;
+	/* A busy cursor's buffers are its owner's to change; it holds
+	 * them, or will in a moment. */
+	for (size_t i = 0; i < STREAM_CURSORS; i++)
+		out->cursors_allocated += s->cursors[i].busy ||
+					  s->cursors[i].input != NULL;
+	out->ahead_memory = mfs_ahead_memory(s);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* Whether an imported restart can be one: for xz, one of the blocks the
+ * index lists (a block decoder needs its sizes); for zstd any offset in
+ * the range, as the decoder itself rejects what is not a frame. */
+static int import_restart_ok(const void *arg, uint64_t out, uint64_t in)
+{
+	const struct mfs_stream *s = arg;
+	const struct mfs_format_index *index = s->index;
+	size_t lo = 0, hi;
+
+	if (!s->ops->restart)
+		return s->ops->boundary != NULL;
+	if (!index)
+		return 0;
+	hi = index->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (index->restarts[mid].in < in)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < index->count && index->restarts[lo].in == in &&
+	       index->restarts[lo].out == out;
+}
+
+static void index_key(struct mfs_stream *s, struct mfs_stream_index_key *key)
+{
+	key->compression = s->compression;
+	key->size = s->size;
+	key->state_size = s->ops->save ? s->ops->state_size : 0;
+	key->restart_ok = s->ops->boundary || s->ops->restart ?
+			  import_restart_ok : NULL;
+	key->arg = s;
+}
+
+int mfs_stream_index_export(struct mfs_stream *s, void **buf, size_t *len)
+{
+	struct mfs_stream_index_key key;
+	int ret = 0;
+
+	*buf = NULL;
+	*len = 0;
+	if (s->compression == MFS_COMPRESSION_NONE)
+		return 0;
+	index_key(s, &key);
+	pthread_mutex_lock(&s->lock);
+	if (s->checkpoints.count || s->total >= 0)
+		ret = mfs_stream_index_encode(&s->checkpoints, s->total, &key,
+					      buf, len);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
+int mfs_stream_index_import(struct mfs_stream *s, const void *buf, size_t len)
+{
+	struct mfs_stream_index_key key;
+	struct mfs_checkpoints cp;
+	int64_t total;
+	int ret;
+
+	if (s->compression == MFS_COMPRESSION_NONE || !buf)
+		return -EINVAL;
+	index_key(s, &key);
+	/* s->index is immutable, so the restarts are checked unlocked. */
+	ret = mfs_stream_index_decode(buf, len, &key, &cp, &total);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&s->lock);
+	if (s->total >= 0 && total >= 0 && s->total != total) {
+		pthread_mutex_unlock(&s->lock);
+		mfs_checkpoints_destroy(&cp);
+		return -EINVAL;
+	}
+	if (total >= 0)
+		s->total = total;
+	/* An index that learnt no restore point keeps those the format's
+	 * own index gave at open. */
+	if (cp.count) {
+		struct mfs_checkpoints old = s->checkpoints;
+
+		s->checkpoints = cp;
+		cp = old;
+	}
+	pthread_mutex_unlock(&s->lock);
+	mfs_checkpoints_destroy(&cp);
+	return 0;
+}
+
+bool mfs_stream_index_complete(struct mfs_stream *s)
+{
+	return mfs_stream_size(s) >= 0;
+}
+
+void mfs_stream_trim(struct mfs_stream *s)
+{
+	struct mfs_cursor idle[STREAM_CURSORS];
+	size_t n = 0;
+
+	mfs_ahead_stop(s);
+	/* Taken out under the lock, freed after it: lzma_end() of a big
+	 * dictionary is not free. */
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < STREAM_CURSORS; i++) {
+		struct mfs_cursor *c = &s->cursors[i];
+
+		if (c->busy || !c->input)
+			continue;
+		idle[n++] = *c;
+		memset(c, 0, sizeof(*c));
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < n; i++)
+		mfs_cursor_release(s, &idle[i]);
 }
 
 ssize_t mfs_stream_pread(struct mfs_stream *s, void *buf, size_t len,
@@ -533,7 +781,7 @@ ssize_t mfs_stream_pread(struct mfs_stream *s, void *buf, size_t len,
 			return 0;
 		if (len > s->size - off)
 			len = (size_t)(s->size - off);
-		return pread_full(s->fd, buf, len, s->offset + off);
+		return mfs_pread_full(s->fd, buf, len, s->offset + off);
 	}
 	return stream_pread_decoded(s, buf, len, off);
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "artifact/names.h"
+#include "artifact/pass.h"
 #include "artifact/tree.h"
 
 enum node_kind {
@@ -57,7 +58,11 @@ struct node {
 	bool detached;			/* no name leads here now */
 
 	enum member_role role;		/* NODE_MEMBER */
-	const struct mfs_blob *blob;	/* NODE_BLOB */
+	/* NODE_BLOB: file blob_index of the header (or header-augment) of
+	 * whichever artifact the tree shows now: never a pointer, which a
+	 * swap after a rewrite would leave dangling. */
+	size_t blob_index;
+	bool blob_augment;
 	size_t payload;			/* NODE_PAYLOAD */
 	char *entry_name;		/* NODE_PAYLOAD: its name in the tar */
 	int state;			/* NODE_PAYLOAD */
@@ -76,6 +81,13 @@ struct mfs_tree {
 	pthread_rwlock_t lock;		/* the node table */
 	struct node *nodes;
 	size_t count, capacity;
+	/* Every node added under a directory, by (parent, name): open
+	 * addressing, inode 0 for an empty slot.  Lookups cost O(1) instead
+	 * of a scan of the directory, which would make building the tree of
+	 * a payload tar with a million files in one directory quadratic.
+	 * Nodes are never removed; detached ones are skipped. */
+	uint64_t *names;
+	size_t names_capacity, names_used;	/* a power of two */
 	size_t *payload_synced;		/* entries already turned into nodes */
 };
 
@@ -86,16 +98,65 @@ static struct node *node_at(struct mfs_tree *t, uint64_t ino)
 	return &t->nodes[ino - 1];
 }
 
+/* FNV-1a of the name, seeded with the directory's inode. */
+static size_t name_hash(uint64_t dir, const char *name, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ (dir * 0x9e3779b97f4a7c15ull);
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (uint8_t)name[i];
+		h *= 0x100000001b3ull;
+	}
+	return (size_t)(h ^ (h >> 32));
+}
+
+static void names_put(uint64_t *slots, size_t capacity, const struct node *n,
+		      uint64_t ino)
+{
+	size_t i = name_hash(n->parent, n->name, strlen(n->name)) &
+		   (capacity - 1);
+
+	while (slots[i])
+		i = (i + 1) & (capacity - 1);
+	slots[i] = ino;
+}
+
+/* Indexes node ino by its parent and name.  Returns 0 or -ENOMEM. */
+static int names_add(struct mfs_tree *t, uint64_t ino)
+{
+	if (2 * (t->names_used + 1) > t->names_capacity) {
+		size_t cap = t->names_capacity ? 2 * t->names_capacity : 64;
+		uint64_t *slots = calloc(cap, sizeof(*slots));
+
+		if (!slots)
+			return -ENOMEM;
+		for (size_t i = 0; i < t->names_capacity; i++)
+			if (t->names[i])
+				names_put(slots, cap, node_at(t, t->names[i]),
+					  t->names[i]);
+		free(t->names);
+		t->names = slots;
+		t->names_capacity = cap;
+	}
+	names_put(t->names, t->names_capacity, node_at(t, ino), ino);
+	t->names_used++;
+	return 0;
+}
+
 static uint64_t child_named(struct mfs_tree *t, uint64_t dir, const char *name,
 			    size_t len)
 {
-	struct node *d = node_at(t, dir);
+	size_t mask = t->names_capacity - 1, i;
 
-	for (size_t i = 0; i < d->child_count; i++) {
-		const char *n = t->nodes[d->children[i] - 1].name;
+	if (!t->names_capacity)
+		return 0;
+	for (i = name_hash(dir, name, len) & mask; t->names[i];
+	     i = (i + 1) & mask) {
+		const struct node *n = node_at(t, t->names[i]);
 
-		if (strncmp(n, name, len) == 0 && n[len] == '\0')
-			return d->children[i];
+		if (n->parent == dir && !n->detached &&
+		    strncmp(n->name, name, len) == 0 && n->name[len] == '\0')
+			return t->names[i];
 	}
 	return 0;
 }
@@ -140,6 +201,10 @@ static uint64_t node_add(struct mfs_tree *t, uint64_t dir, const char *name,
 			}
 			d->children = c;
 			d->child_capacity = cap;
+		}
+		if (names_add(t, ino) < 0) {
+			free(t->nodes[--t->count].name);
+			return 0;
 		}
 		d->children[d->child_count++] = ino;
 	}
@@ -254,7 +319,11 @@ static ssize_t member_index(const struct mfs_artifact *a, enum member_role role,
 /* Copies a member's metadata into its node. */
 static void member_attrs(struct node *n, const struct mfs_entry *m)
 {
-	n->perm = 0444 & m->mode;
+	/* Read-only for everyone, whatever the tar says (mender-artifact
+	 * writes 0600): with allow_other, default_permissions applies the
+	 * mode, and other users must be able to read the manifest. */
+	(void)m->mode;
+	n->perm = 0444;
 	n->mtime = m->mtime;
 	n->size = m->size;
 }
@@ -326,8 +395,11 @@ static int add_header(struct mfs_tree *t, const char *dir_name,
 		if (ino < 0)
 			return (int)ino;
 		n = node_at(t, (uint64_t)ino);
-		n->blob = b;
-		n->perm &= b->mode;
+		n->blob_index = i;
+		n->blob_augment = h == &t->artifact->header_augment;
+		/* Read-only for everyone, whatever the tar's mode (often
+		 * 0600): with allow_other, default_permissions applies it. */
+		n->perm = 0444;
 		n->mtime = b->mtime;
 		n->size = b->size;
 	}
@@ -375,6 +447,31 @@ static int add_listed_payload_files(struct mfs_tree *t, size_t p,
 	return 0;
 }
 
+/* The payload node the manifest made for path under dir, or 0. */
+static uint64_t payload_node_at(struct mfs_tree *t, uint64_t dir,
+				const char *path)
+{
+	const char *slash, *base;
+	uint64_t ino;
+
+	for (base = path; dir && (slash = strchr(base, '/')); base = slash + 1)
+		dir = child_named(t, dir, base, (size_t)(slash - base));
+	ino = dir ? child_named(t, dir, base, strlen(base)) : 0;
+	return ino && node_at(t, ino)->kind == NODE_PAYLOAD ? ino : 0;
+}
+
+/* A tar entry that is not a regular file stands behind the name: a node
+ * the manifest made for it would show a file the tar does not hold. */
+static void hide_listed(struct mfs_tree *t, uint64_t dir, const char *path)
+{
+	uint64_t ino = payload_node_at(t, dir, path);
+
+	if (ino && node_at(t, ino)->state == PAYLOAD_UNRESOLVED) {
+		node_at(t, ino)->state = -ENOENT;
+		node_detach(t, ino);
+	}
+}
+
 /* Turns the payload entries the walk found since the last call into
  * nodes.  Called with the write lock held. */
 static int sync_payload(struct mfs_tree *t, size_t p)
@@ -400,14 +497,19 @@ static int sync_payload(struct mfs_tree *t, size_t p)
 			continue;
 		}
 		if (S_ISDIR(e.mode)) {
-			if (dir_add(t, dir, e.name) == -ENOMEM)
+			int64_t added = dir_add(t, dir, e.name);
+
+			if (added == -ENOMEM)
 				return -ENOMEM;
+			if (added < 0)
+				hide_listed(t, dir, e.name);
 			continue;
 		}
 		if (!S_ISREG(e.mode)) {
 			mfs_artifact_note_malformed(t->artifact,
 				"%s/%s is not a regular file; not shown",
 				pl->dir, e.name);
+			hide_listed(t, dir, e.name);
 			continue;
 		}
 		/* Find the node the manifest made, if any. */
@@ -546,6 +648,7 @@ void mfs_tree_destroy(struct mfs_tree *t)
 		free(t->nodes[i].children);
 	}
 	free(t->nodes);
+	free(t->names);
 	free(t->payload_synced);
 	pthread_rwlock_destroy(&t->lock);
 	pthread_rwlock_destroy(&t->swap_lock);
@@ -576,8 +679,8 @@ static int resolve_payload(struct mfs_tree *t, uint64_t ino)
 	if (sync_payload(t, (size_t)(pl - t->artifact->payloads)) == -ENOMEM)
 		found = -ENOMEM;
 	n = node_at(t, ino);
-	if (n->state == PAYLOAD_UNRESOLVED && found == 0)
-		n->state = -ENOENT;	/* listed, but not in the tar */
+	if (n->state == PAYLOAD_UNRESOLVED && found >= 0)
+		n->state = -ENOENT;	/* not in the tar, or not a file there */
 	else if (n->state == PAYLOAD_UNRESOLVED && found < 0 && found != -ENOMEM)
 		n->state = -EIO;	/* the tar breaks before it */
 	state = n->state;
@@ -695,6 +798,8 @@ static ssize_t read_payload(struct mfs_tree *t, uint64_t ino, uint8_t *buf,
 	stream = t->artifact->payloads[n->payload].stream;
 	offset = n->offset;
 	size = n->size;
+	/* The background pass steps aside while users read (pass.h). */
+	mfs_payload_note_read(&t->artifact->payloads[n->payload]);
 	pthread_rwlock_unlock(&t->lock);
 
 	if (off >= size)
@@ -704,10 +809,12 @@ static ssize_t read_payload(struct mfs_tree *t, uint64_t ino, uint8_t *buf,
 	while (done < len) {
 		ssize_t got = mfs_stream_pread(stream, buf + done, len - done,
 					       offset + off + done);
+		/* FUSE takes a short read for the end of the file, so a
+		 * file the stream cannot deliver whole fails, never shrinks. */
 		if (got < 0)
-			return done ? (ssize_t)done : got;
+			return got;
 		if (got == 0)	/* the stream ends inside the file */
-			return done ? (ssize_t)done : -EIO;
+			return -EIO;
 		done += (size_t)got;
 	}
 	return (ssize_t)done;
@@ -729,7 +836,14 @@ static ssize_t tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len
 		return -ENOENT;
 	}
 	kind = n->kind;
-	blob = n->blob;
+	blob = NULL;
+	if (kind == NODE_BLOB) {
+		const struct mfs_header *h = n->blob_augment ?
+					     &a->header_augment : &a->header;
+
+		if (n->blob_index < h->count)
+			blob = &h->files[n->blob_index];
+	}
 	member = member_index(a, n->role, n->payload);
 	pthread_rwlock_unlock(&t->lock);
 
@@ -748,6 +862,8 @@ static ssize_t tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len
 		return mfs_artifact_read_member(a, (size_t)a->m_manifest_sig,
 						buf, len, off);
 	case NODE_BLOB:
+		if (!blob)
+			return -EIO;	/* a rewrite lost it: cannot happen */
 		if (off >= blob->size)
 			return 0;
 		if (len > blob->size - off)

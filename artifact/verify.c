@@ -16,6 +16,7 @@
 
 #include "artifact/header_info.h"
 #include "artifact/names.h"
+#include "artifact/pass.h"
 #include "artifact/verify.h"
 #include "crypto/base64.h"
 
@@ -105,93 +106,62 @@ out:
 	return ret;
 }
 
-/* SHA-256 of an entry's bytes read from the stream at its offset: the
- * very bytes the tree serves for it, so what .verify judges is what users
- * read, even where libarchive would expand an entry differently (a pax
- * sparse map it does not report as sparse). */
-static int hash_entry(struct mfs_stream *s, const struct mfs_entry *e,
-		      struct actual *out, uint8_t *buf)
-{
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	uint64_t done = 0;
-	int ret = 0;
-
-	if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	while (done < e->size) {
-		uint64_t left = e->size - done;
-		ssize_t n = mfs_stream_pread(s, buf, left < HASH_CHUNK ?
-					     (size_t)left : HASH_CHUNK,
-					     e->offset + done);
-		if (n <= 0) {
-			ret = -EIO;
-			goto out;
-		}
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
-		done += (uint64_t)n;
-	}
-	out->readable = EVP_DigestFinal_ex(ctx, out->sha256, NULL) == 1;
-out:
-	EVP_MD_CTX_free(ctx);
-	return ret;
-}
-
-/* Walks payload i whole with a walker of its own, hashing every file. */
+/* Payload i's files and their digests, from the one pass over it
+ * (pass.h), which hashed the bytes read from the stream at each entry's
+ * offset: the very bytes the tree serves, so what .verify judges is what
+ * users read, even where libarchive would expand an entry differently (a
+ * pax sparse map it does not report as sparse). */
 static int hash_payload(struct mfs_artifact *a, size_t i,
-			struct mfs_verification *v, struct actuals *list,
-			uint8_t *buf)
+			struct mfs_verification *v, struct actuals *list)
 {
 	struct mfs_payload *p = &a->payloads[i];
-	struct mfs_inner *w = NULL;
-	struct mfs_entry e = { 0 };
 	bool empty = mfs_header_info_payload_is_empty(a, i);
 	char name[PATH_MAX + 32];
 	int ret;
 
-	ret = mfs_inner_open(p->stream, &w);
+	ret = mfs_payload_pass(a, i);
 	if (ret < 0)
 		return ret;
-	while ((ret = mfs_inner_next(w, &e)) == 1) {
+	pthread_mutex_lock(&p->lock);
+	for (size_t j = 0; j < p->count; j++) {
+		const struct mfs_entry *e = &p->entries[j];
 		struct actual *act;
 
-		if (!mfs_name_is_safe(e.name)) {
+		if (!mfs_name_is_safe(e->name)) {
 			set_structure(v, "%s holds an unsafe name", p->dir);
-		} else if (S_ISDIR(e.mode)) {
-			/* implied by the file names anyway */
-		} else if (!S_ISREG(e.mode)) {
-			set_structure(v, "%s/%s is not a regular file", p->dir,
-				      e.name);
-		} else {
-			if (empty)
-				set_structure(v, "%s is declared empty (type "
-					      "null) but holds %s", p->dir, e.name);
-			snprintf(name, sizeof(name), "%s/%s", p->dir, e.name);
-			act = actual_add(list, name);
-			if (!act) {
-				ret = -ENOMEM;
-				break;
-			}
-			ret = hash_entry(p->stream, &e, act, buf);
-			if (ret == -EIO) {
-				set_structure(v, "%s is truncated or corrupt",
-					a->outer.members[p->member].name);
-				ret = 0;
-				break;
-			}
-			if (ret < 0)
-				break;
+			continue;
 		}
-		mfs_entry_destroy(&e);
+		if (S_ISDIR(e->mode))
+			continue;	/* implied by the file names anyway */
+		if (!S_ISREG(e->mode)) {
+			set_structure(v, "%s/%s is not a regular file", p->dir,
+				      e->name);
+			continue;
+		}
+		if (empty)
+			set_structure(v, "%s is declared empty (type null) but "
+				      "holds %s", p->dir, e->name);
+		if (p->pass_error && j >= p->pass_error_entry) {
+			set_structure(v, "%s is truncated or corrupt",
+				      a->outer.members[p->member].name);
+			break;
+		}
+		snprintf(name, sizeof(name), "%s/%s", p->dir, e->name);
+		act = actual_add(list, name);
+		if (!act) {
+			ret = -ENOMEM;
+			break;
+		}
+		act->readable = p->digests[j].done;
+		memcpy(act->sha256, p->digests[j].sha256, 32);
 	}
-	if (ret < 0 && ret != -ENOMEM) {
+	if (ret == 0 && p->walk_error == -ENOMEM)
+		ret = -ENOMEM;	/* not the tar's fault: no verdict */
+	else if (ret == 0 && p->walk_error < 0)
 		set_structure(v, "%s is not a readable tar: %s",
-			      a->outer.members[p->member].name, mfs_inner_error(w));
-		ret = 0;
-	}
-	mfs_entry_destroy(&e);
-	mfs_inner_close(w);
+			      a->outer.members[p->member].name,
+			      p->walk_message);
+	pthread_mutex_unlock(&p->lock);
 	return ret;
 }
 
@@ -445,7 +415,7 @@ int mfs_verify_artifact(struct mfs_artifact *a,
 	     hash_member(a, (size_t)a->m_header_augment, act, buf) < 0))
 		goto out;
 	for (size_t i = 0; i < a->payload_count; i++)
-		if (hash_payload(a, i, v, &list, buf) < 0)
+		if (hash_payload(a, i, v, &list) < 0)
 			goto out;
 
 	check_signature(a, v);

@@ -10,12 +10,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "artifact/rewrite.h"
+#include "fs/indexing.h"
 #include "fs/log.h"
 #include "fs/ops.h"
 #include "fs/options.h"
+#include "fs/readahead.h"
 
 static const char *prog = "menderfs";
 
@@ -99,6 +102,8 @@ int main(int argc, char *argv[])
 	struct mfs_context ctx = { 0 };
 	struct fuse_session *se = NULL;
 	char err[MFS_ERR_LEN], *artifact_path = NULL, *sign_output = NULL;
+	char *index_dir = NULL;
+	bool indexed = false;
 	int ret = 1, mounted = 0, handlers = 0, verify_ready = 0;
 
 	memset(&cmd, 0, sizeof(cmd));
@@ -139,6 +144,13 @@ int main(int argc, char *argv[])
 	}
 	if (mfs_keyring_load(&opts, &ctx.keyring) < 0)
 		goto out;
+	/* A process holding a private key leaves no core dump (and cannot
+	 * be ptrace-attached by the same user), before the key is read. */
+	if (opts.sign_key && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		fprintf(stderr, "%s: cannot disable core dumps: %s\n", prog,
+			strerror(errno));
+		goto out;
+	}
 	if (opts.sign_key && load_sign_key(&ctx, opts.sign_key) < 0)
 		goto out;
 	ctx.sign_output = sign_output;
@@ -154,6 +166,9 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "%s: %s: %s\n", prog, opts.artifact, err);
 		goto out;
 	}
+	index_dir = mfs_indexing_dir(opts.index_dir, opts.no_index);
+	ctx.index_dir = index_dir;
+	indexed = mfs_indexing_load(ctx.artifact, index_dir);
 	if (mfs_tree_build(ctx.artifact, &ctx.tree) < 0) {
 		fprintf(stderr, "%s: %s: out of memory\n", prog, opts.artifact);
 		goto out;
@@ -165,7 +180,11 @@ int main(int argc, char *argv[])
 	if (opts.require_signature && require_verified(&ctx, opts.artifact) < 0)
 		goto out;
 
-	if (mfs_options_name_mount(&args, artifact_path) < 0) {
+	/* The kernel checks file modes, so with allow_other the signature
+	 * file (0644, the daemon's owner) is writable by its owner only:
+	 * nobody else can sign or remove the signature. */
+	if (mfs_options_name_mount(&args, artifact_path) < 0 ||
+	    fuse_opt_add_arg(&args, "-odefault_permissions") < 0) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		goto out;
 	}
@@ -181,10 +200,13 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(se, cmd.mountpoint) != 0)
 		goto out;
 	mounted = 1;
+	mfs_readahead_raise(cmd.mountpoint);
 	if (fuse_daemonize(cmd.foreground) != 0)
 		goto out;
 	if (!cmd.foreground)
 		mfs_log_to_syslog();
+	/* After fuse_daemonize(): its fork keeps no threads. */
+	mfs_indexing_start(ctx.artifact, index_dir, indexed);
 
 	ret = run_session(se, &cmd) == 0 ? 0 : 1;
 out:
@@ -211,6 +233,7 @@ out:
 	pthread_mutex_destroy(&ctx.pending_lock);
 	free(artifact_path);
 	free(sign_output);
+	free(index_dir);
 	free(cmd.mountpoint);
 	mfs_options_destroy(&opts);
 	fuse_opt_free_args(&args);

@@ -18,6 +18,7 @@ struct mfs_context {
 	struct mfs_verify_cache verify;
 	struct mfs_key *sign_key;	/* NULL without -o sign_key */
 	const char *sign_output;	/* NULL: rewrite the artifact itself */
+	const char *index_dir;		/* NULL: no persistent index */
 	pthread_mutex_t sign_lock;	/* one signature change at a time */
 
 	/* Signature files closed after an O_TRUNC open with nothing

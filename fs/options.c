@@ -23,6 +23,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("require_signature", require_signature),
 	OPT("sign_key=%s", sign_key),
 	OPT("sign_output=%s", sign_output),
+	OPT("index_dir=%s", index_dir),
+	OPT("noindex", no_index),
 	FUSE_OPT_KEY("verify_key=", KEY_VERIFY_KEY),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -148,6 +150,11 @@ void mfs_options_help(const char *prog)
 	       "                           EC P-256) or a pkcs11: URI (default: none)\n"
 	       "    -o sign_output=PATH    write the re-signed artifact to PATH instead\n"
 	       "                           of replacing ARTIFACT (default: replace)\n"
+	       "    -o index_dir=DIR       keep the payloads' random-access index in DIR,\n"
+	       "                           so the next mount reads at random at once\n"
+	       "                           (default: $XDG_CACHE_HOME/menderfs, else\n"
+	       "                           ~/.cache/menderfs)\n"
+	       "    -o noindex             keep no index on disk\n"
 	       "\n");
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -168,6 +175,7 @@ void mfs_options_destroy(struct mfs_options *opts)
 	free(opts->mender_conf);
 	free(opts->sign_key);
 	free(opts->sign_output);
+	free(opts->index_dir);
 	free(opts->artifact);
 	memset(opts, 0, sizeof(*opts));
 }

@@ -13,6 +13,8 @@ struct mfs_options {
 	int require_signature;
 	char *sign_key;		/* a PEM path or a pkcs11: URI */
 	char *sign_output;
+	char *index_dir;
+	int no_index;
 	int show_help;
 	int show_version;
 };

@@ -13,6 +13,7 @@
 #include "crypto/base64.h"
 #include "crypto/sign.h"
 #include "crypto/verify.h"
+#include "fs/indexing.h"
 #include "fs/signing.h"
 
 /* Rewrites the pinned artifact a with sig, then shows the result. */
@@ -37,6 +38,8 @@ static int replace_signature(struct mfs_context *ctx, struct mfs_artifact *a,
 			 "rewritten artifact: %s\n", target, err);
 		return -EIO;
 	}
+	mfs_indexing_start(fresh, ctx->index_dir,
+			   mfs_indexing_load(fresh, ctx->index_dir));
 	mfs_artifact_close(mfs_tree_swap(ctx->tree, fresh));
 	return 0;
 }

@@ -2,6 +2,7 @@
 # Build the libFuzzer harnesses of the core and run each of them.
 #
 #   scripts/fuzz.sh [SECONDS_PER_HARNESS]      (default 60; 0 replays only)
+#   scripts/fuzz.sh --ci                       (what CI runs)
 #
 # Configures build-fuzz/ (clang, the core instrumented for libFuzzer, ASan
 # and UBSan), builds the harnesses, makes the seed corpora, replays every
@@ -9,7 +10,13 @@
 # for the given time.  The corpus grows in build-fuzz/fuzz-corpus/ from one
 # run to the next; crashes, leaks and timeouts are written to
 # build-fuzz/fuzz-crashes/<harness>/, and libFuzzer's output to
-# build-fuzz/fuzz-logs/.  Exits non-zero if anything failed.  Installs
+# build-fuzz/fuzz-logs/.  Exits non-zero if anything failed.
+#
+# --ci replays the reproducers, then runs each harness for a fixed number
+# of executions (about a minute each here) with a fixed seed, from the
+# seeds alone: the same inputs on every run, so CI catches regressions
+# without failing at random on a new finding.  Open-ended runs find new
+# inputs; what they find is saved under fuzz/regressions/ for CI.  Installs
 # nothing: scripts/install-deps.sh provides clang and its runtime.
 set -euo pipefail
 
@@ -19,23 +26,38 @@ usage() {
 }
 
 seconds=60
+ci=0
 if [ $# -gt 1 ]; then
 	usage
 elif [ $# -eq 1 ]; then
 	case "$1" in
 	-h | --help)
-		echo "usage: $0 [SECONDS_PER_HARNESS]"
+		echo "usage: $0 [SECONDS_PER_HARNESS | --ci]"
 		exit 0
 		;;
+	--ci) ci=1 ;;
 	'' | *[!0-9]*) usage ;;
 	esac
-	seconds=$1
+	[ "$ci" -eq 1 ] || seconds=$1
 fi
 
 cd "$(dirname "$0")/.."
 repo=$PWD
 build=$repo/build-fuzz
 harnesses=(outer inner manifest header_json base64_sig artifact)
+
+# --ci: executions per harness, about a minute each on one core here
+# (they differ by two orders of magnitude in speed).
+ci_runs() {
+	case "$1" in
+	outer) echo 1000000 ;;
+	inner) echo 20000 ;;
+	manifest) echo 2000000 ;;
+	header_json) echo 100000 ;;
+	base64_sig) echo 2000000 ;;
+	artifact) echo 60000 ;;
+	esac
+}
 
 dict_for() {
 	case "$1" in
@@ -93,7 +115,7 @@ for h in "${harnesses[@]}"; do
 		[ "$regress" = fail ] || extra+=("$regressions")
 	fi
 
-	if [ "$seconds" -eq 0 ]; then	# replay only: what CI runs
+	if [ "$seconds" -eq 0 ] && [ "$ci" -eq 0 ]; then	# replay only
 		result=ok
 		if [ "$regress" = fail ]; then
 			result="reproducers still fail"
@@ -102,11 +124,23 @@ for h in "${harnesses[@]}"; do
 		summary+=("$(printf '%-12s %12s        %s' "$h" replayed "$result")")
 		continue
 	fi
-	echo "== $h: fuzzing for ${seconds}s"
 	status=0
-	"$bin" "${common[@]}" -max_total_time="$seconds" \
-		-artifact_prefix="$crashes/" ${dict:+"-dict=$dict"} \
-		"$corpus" "${extra[@]}" >"$log" 2>&1 || status=$?
+	if [ "$ci" -eq 1 ]; then
+		# A fresh corpus from the seeds: the same run every time.
+		corpus=$build/fuzz-ci-corpus/$h
+		rm -rf "$corpus"
+		mkdir -p "$corpus"
+		cp "$build/fuzz-seeds/$h"/* "$corpus"/ 2>/dev/null || true
+		echo "== $h: $(ci_runs "$h") executions, seed 1"
+		"$bin" "${common[@]}" -seed=1 -runs="$(ci_runs "$h")" \
+			-artifact_prefix="$crashes/" ${dict:+"-dict=$dict"} \
+			"$corpus" "${extra[@]}" >"$log" 2>&1 || status=$?
+	else
+		echo "== $h: fuzzing for ${seconds}s"
+		"$bin" "${common[@]}" -max_total_time="$seconds" \
+			-artifact_prefix="$crashes/" ${dict:+"-dict=$dict"} \
+			"$corpus" "${extra[@]}" >"$log" 2>&1 || status=$?
+	fi
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n1)
 	result=ok
 	if [ "$status" -ne 0 ]; then
@@ -122,7 +156,11 @@ for h in "${harnesses[@]}"; do
 	summary+=("$(printf '%-12s %12s execs  %s' "$h" "${execs:-?}" "$result")")
 done
 
-echo "== summary (${seconds}s per harness)"
+if [ "$ci" -eq 1 ]; then
+	echo "== summary (fixed executions, seed 1)"
+else
+	echo "== summary (${seconds}s per harness)"
+fi
 printf '%s\n' "${summary[@]}"
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "failed: ${failed[*]}" >&2

@@ -19,6 +19,8 @@ MOUNT_LOG=
 MOUNT_STATUS=
 
 TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/menderfs-test.XXXXXX")
+# Persistent indexes go to the test's own cache, not the user's.
+export XDG_CACHE_HOME="$TEST_TMP/cache"
 
 # Poll interval and bounds (in polls) for mounting and for exiting.
 POLL=0.05

@@ -552,6 +552,26 @@ test_sign_output() {
 		[ "$(names "$dir")" = signed.mender ]
 }
 
+# Files first read after a rewrite come from the new artifact: header/
+# files used to point into the old one's memory, freed at the swap.
+test_read_after_swap() {
+	local label="read after a swap" art exp=$TEST_TMP/swap-expect f bad=0
+	art=$(work_copy "$FIXTURES/unsigned/gzip.mender" swap.mender)
+	rm -rf "$exp"
+	mkdir -p "$exp/header"
+	tar -C "$exp" -xf "$art"
+	tar -C "$exp/header" -xzf "$exp/header.tar.gz"
+	mount_artifact "$art" "$MNT" -o "sign_key=$K/rsa2048.pem" || return
+	check "$label: echo sign exits 0" echo_sign
+	check "$label: ': > signature' exits 0" colon_truncate
+	while IFS= read -r f; do
+		cmp -s "$exp/header/$f" "$MNT/header/$f" || bad=$((bad + 1))
+	done < <(cd "$exp/header" && find . -type f)
+	check "$label: header files read only after two swaps are right" [ "$bad" -eq 0 ]
+	check "$label: manifest read after two swaps is right" cmp -s "$exp/manifest" "$MNT/manifest"
+	unmount_artifact "$MNT"
+}
+
 test_owner_mode() {
 	local label="owner and mode" art want=1234:5678:640 got
 	art=$(work_copy "$FIXTURES/unsigned/gzip.mender" owned.mender)
@@ -842,6 +862,8 @@ section "sign_output"
 test_sign_output
 section "owner and mode"
 test_owner_mode
+section "reading after a swap"
+test_read_after_swap
 section "refusals and external signatures"
 test_errors
 section "removing the signature"

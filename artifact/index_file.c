@@ -1,0 +1,569 @@
+/*
+ * The persistent index file (index_file.h).  Layout, all integers
+ * little-endian:
+ *
+ *   "MFSINDEX" u32 format  u64 size  i64 mtime_s  i64 mtime_ns
+ *   sha256(manifest)  u32 payloads
+ *   per payload: u64 member offset  u64 member size  u32 entries
+ *     per entry: u32 name length, name, u64 offset, u64 size,
+ *                u32 mode, i64 mtime, u64 header offset
+ *     u64 length, then mfs_stream_index_export()'s bytes
+ *   sha256 of everything before it
+ *
+ * Loading parses everything into new tables and checks it (the trailing
+ * hash, the key, every length against what is left, entries in tar order
+ * inside the stream) before it changes anything in the artifact.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "artifact/index_file.h"
+
+#define INDEX_MAGIC		"MFSINDEX"
+#define INDEX_FORMAT		1
+/* Far above what a real index needs (the stream indexes are capped by
+ * the checkpoint budget), low enough to read whole. */
+#define INDEX_MAX_SIZE		(256u * 1024 * 1024)
+#define INDEX_SUFFIX		".idx"
+
+/* A growing output buffer; a failed allocation is remembered, not
+ * checked at every put. */
+struct out {
+	uint8_t *data;
+	size_t len, cap;
+	bool failed;
+};
+
+static void put(struct out *o, const void *p, size_t n)
+{
+	if (o->failed || n == 0)
+		return;
+	if (o->len + n > o->cap) {
+		size_t cap = o->cap ? o->cap : 4096;
+		uint8_t *data;
+
+		while (cap < o->len + n)
+			cap *= 2;
+		data = realloc(o->data, cap);
+		if (!data) {
+			o->failed = true;
+			return;
+		}
+		o->data = data;
+		o->cap = cap;
+	}
+	memcpy(o->data + o->len, p, n);
+	o->len += n;
+}
+
+static void put_u32(struct out *o, uint32_t v)
+{
+	uint8_t b[4];
+
+	for (int i = 0; i < 4; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	put(o, b, sizeof(b));
+}
+
+static void put_u64(struct out *o, uint64_t v)
+{
+	uint8_t b[8];
+
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	put(o, b, sizeof(b));
+}
+
+/* A reader over the loaded bytes; running short marks it bad. */
+struct in {
+	const uint8_t *p;
+	size_t left;
+	bool bad;
+};
+
+static const uint8_t *take(struct in *r, size_t n)
+{
+	const uint8_t *p = r->p;
+
+	if (r->bad || n > r->left) {
+		r->bad = true;
+		return NULL;
+	}
+	r->p += n;
+	r->left -= n;
+	return p;
+}
+
+static uint32_t get_u32(struct in *r)
+{
+	const uint8_t *b = take(r, 4);
+	uint32_t v = 0;
+
+	for (int i = 0; b && i < 4; i++)
+		v |= (uint32_t)b[i] << (8 * i);
+	return v;
+}
+
+static uint64_t get_u64(struct in *r)
+{
+	const uint8_t *b = take(r, 8);
+	uint64_t v = 0;
+
+	for (int i = 0; b && i < 8; i++)
+		v |= (uint64_t)b[i] << (8 * i);
+	return v;
+}
+
+static int sha256(const void *data, size_t len, uint8_t md[32])
+{
+	unsigned int n = 0;
+
+	if (!EVP_Digest(data, len, md, &n, EVP_sha256(), NULL) || n != 32)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The key every index file starts with. */
+static void put_key(struct out *o, const struct mfs_artifact *a,
+		    const uint8_t manifest_md[32])
+{
+	put(o, INDEX_MAGIC, 8);
+	put_u32(o, INDEX_FORMAT);
+	put_u64(o, a->file_size);
+	put_u64(o, (uint64_t)a->file_mtime);
+	put_u64(o, (uint64_t)a->file_mtime_ns);
+	put(o, manifest_md, 32);
+}
+
+static int manifest_digest(const struct mfs_artifact *a, uint8_t md[32])
+{
+	if (!a->manifest_bytes)
+		return -ENOENT;	/* nothing to key a version 3 index by */
+	return sha256(a->manifest_bytes, a->manifest_len, md);
+}
+
+int mfs_index_file_path(const struct mfs_artifact *a, const char *dir,
+			char *path)
+{
+	uint8_t manifest_md[32], md[32];
+	struct out key = { 0 };
+	char hex[33];
+	int ret, n;
+
+	ret = manifest_digest(a, manifest_md);
+	if (ret < 0)
+		return ret;
+	put_key(&key, a, manifest_md);
+	ret = key.failed ? -ENOMEM : sha256(key.data, key.len, md);
+	free(key.data);
+	if (ret < 0)
+		return ret;
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	n = snprintf(path, PATH_MAX, "%s/%s%s", dir, hex, INDEX_SUFFIX);
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* ---- saving ---- */
+
+static int put_payload(struct out *o, struct mfs_payload *p,
+		       const struct mfs_entry *member)
+{
+	void *stream_index = NULL;
+	size_t stream_len = 0;
+	int ret = 0;
+
+	put_u64(o, member->offset);
+	put_u64(o, member->size);
+	pthread_mutex_lock(&p->lock);
+	if (!p->walk_done || p->walk_error < 0) {
+		ret = -EAGAIN;
+	} else {
+		put_u32(o, (uint32_t)p->count);
+		for (size_t i = 0; i < p->count; i++) {
+			const struct mfs_entry *e = &p->entries[i];
+			size_t len = strlen(e->name);
+
+			put_u32(o, (uint32_t)len);
+			put(o, e->name, len);
+			put_u64(o, e->offset);
+			put_u64(o, e->size);
+			put_u32(o, (uint32_t)e->mode);
+			put_u64(o, (uint64_t)e->mtime);
+			put_u64(o, e->header_offset);
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (ret < 0)
+		return ret;
+	ret = mfs_stream_index_export(p->stream, &stream_index, &stream_len);
+	if (ret < 0)
+		return ret;
+	put_u64(o, stream_len);
+	put(o, stream_index, stream_len);
+	free(stream_index);
+	return 0;
+}
+
+static int write_all(int fd, const uint8_t *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Keeps the directory to MFS_INDEX_DIR_MAX_FILES index files by removing
+ * the least recently written. */
+static void prune(const char *dir)
+{
+	char oldest[NAME_MAX + 1] = "";
+	struct timespec oldest_time = { 0 };
+	struct dirent *d;
+	size_t count = 0;
+	DIR *dp;
+
+	do {
+		dp = opendir(dir);
+		if (!dp)
+			return;
+		count = 0;
+		oldest[0] = '\0';
+		while ((d = readdir(dp)) != NULL) {
+			size_t len = strlen(d->d_name);
+			struct stat st;
+
+			if (len <= strlen(INDEX_SUFFIX) ||
+			    strcmp(d->d_name + len - strlen(INDEX_SUFFIX),
+				   INDEX_SUFFIX) != 0 ||
+			    fstatat(dirfd(dp), d->d_name, &st,
+				    AT_SYMLINK_NOFOLLOW) < 0 ||
+			    !S_ISREG(st.st_mode))
+				continue;
+			count++;
+			if (!oldest[0] ||
+			    st.st_mtim.tv_sec < oldest_time.tv_sec ||
+			    (st.st_mtim.tv_sec == oldest_time.tv_sec &&
+			     st.st_mtim.tv_nsec < oldest_time.tv_nsec)) {
+				snprintf(oldest, sizeof(oldest), "%s", d->d_name);
+				oldest_time = st.st_mtim;
+			}
+		}
+		if (count > MFS_INDEX_DIR_MAX_FILES && oldest[0] &&
+		    unlinkat(dirfd(dp), oldest, 0) < 0)
+			count = 0;	/* cannot remove: stop trying */
+		closedir(dp);
+	} while (count > MFS_INDEX_DIR_MAX_FILES);
+}
+
+int mfs_index_file_save(struct mfs_artifact *a, const char *dir)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 16];
+	uint8_t manifest_md[32], md[32];
+	struct out o = { 0 };
+	int fd, ret;
+
+	ret = mfs_index_file_path(a, dir, path);
+	if (ret < 0)
+		return ret;
+	ret = manifest_digest(a, manifest_md);
+	if (ret < 0)
+		return ret;
+	put_key(&o, a, manifest_md);
+	put_u32(&o, (uint32_t)a->payload_count);
+	for (size_t i = 0; i < a->payload_count && ret == 0; i++)
+		ret = put_payload(&o, &a->payloads[i],
+				  &a->outer.members[a->payloads[i].member]);
+	if (ret == 0 && (o.failed || sha256(o.data, o.len, md) < 0))
+		ret = -ENOMEM;
+	if (ret == 0)
+		put(&o, md, sizeof(md));
+	if (ret == 0 && o.failed)
+		ret = -ENOMEM;
+	if (ret < 0)
+		goto out;
+
+	/* Whole or not at all: a temporary file renamed over the name. */
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = write_all(fd, o.data, o.len);
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret < 0)
+		unlink(tmp);
+	else
+		prune(dir);
+out:
+	free(o.data);
+	return ret;
+}
+
+/* ---- loading ---- */
+
+struct loaded_payload {
+	struct mfs_entry *entries;
+	size_t count;
+	const uint8_t *stream_index;
+	size_t stream_len;
+};
+
+static void loaded_destroy(struct loaded_payload *lp, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < lp[i].count; j++)
+			mfs_entry_destroy(&lp[i].entries[j]);
+		free(lp[i].entries);
+	}
+	free(lp);
+}
+
+/* Parses one payload's table, checking that its entries follow each
+ * other in tar order.  Returns 0 or -EINVAL with why. */
+static int parse_payload(struct in *r, const struct mfs_entry *member,
+			 struct loaded_payload *lp, char *why, size_t whylen)
+{
+	uint64_t count, end = 0;
+
+	if (get_u64(r) != member->offset || get_u64(r) != member->size) {
+		snprintf(why, whylen, "the payload members moved");
+		return -EINVAL;
+	}
+	count = get_u32(r);
+	/* Each entry takes at least 44 bytes of the file. */
+	if (r->bad || count > MFS_PAYLOAD_MAX_ENTRIES || count > r->left / 44) {
+		snprintf(why, whylen, "bad entry count");
+		return -EINVAL;
+	}
+	lp->entries = calloc(count ? count : 1, sizeof(*lp->entries));
+	if (!lp->entries)
+		return -ENOMEM;
+	while (lp->count < count) {
+		struct mfs_entry *e = &lp->entries[lp->count];
+		uint32_t len = get_u32(r);
+		const uint8_t *name = len > 0 && len <= 2 * PATH_MAX ?
+				      take(r, len) : NULL;
+
+		if (!name || memchr(name, '\0', len)) {
+			snprintf(why, whylen, "bad entry name");
+			return -EINVAL;
+		}
+		e->name = strndup((const char *)name, len);
+		if (!e->name)
+			return -ENOMEM;
+		lp->count++;	/* from here on it is the caller's to free */
+		e->offset = get_u64(r);
+		e->size = get_u64(r);
+		e->mode = (mode_t)get_u32(r);
+		e->mtime = (int64_t)get_u64(r);
+		e->header_offset = get_u64(r);
+		/* Headers and data in tar order, never overlapping. */
+		if (r->bad || e->header_offset < end ||
+		    e->offset <= e->header_offset || e->size > INT64_MAX ||
+		    e->offset > INT64_MAX - e->size) {
+			snprintf(why, whylen, "entries out of order");
+			return -EINVAL;
+		}
+		end = e->offset + e->size;
+	}
+	lp->stream_len = get_u64(r);
+	lp->stream_index = lp->stream_len <= r->left ?
+			   take(r, lp->stream_len) : NULL;
+	if (!lp->stream_index && lp->stream_len) {
+		r->bad = true;
+		snprintf(why, whylen, "truncated");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int read_file(const char *path, uint8_t **data, size_t *len)
+{
+	struct stat st;
+	size_t done = 0;
+	int fd, ret = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_size > INDEX_MAX_SIZE) {
+		close(fd);
+		return -EINVAL;
+	}
+	*data = malloc((size_t)st.st_size + 1);
+	if (!*data) {
+		close(fd);
+		return -ENOMEM;
+	}
+	while (done < (size_t)st.st_size) {
+		ssize_t n = read(fd, *data + done, (size_t)st.st_size - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = n < 0 ? -errno : -EINVAL;
+			break;
+		}
+		done += (size_t)n;
+	}
+	close(fd);
+	*len = done;
+	if (ret < 0) {
+		free(*data);
+		*data = NULL;
+	}
+	return ret;
+}
+
+/* Replaces what payload p knows by the loaded table, whose first entries
+ * must be those the payload already found. */
+static int install(struct mfs_payload *p, struct loaded_payload *lp)
+{
+	struct mfs_digest *digests;
+	int ret = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; i < p->count; i++) {
+		if (i >= lp->count ||
+		    strcmp(p->entries[i].name, lp->entries[i].name) != 0 ||
+		    p->entries[i].offset != lp->entries[i].offset ||
+		    p->entries[i].size != lp->entries[i].size) {
+			ret = -EINVAL;
+			goto out;
+		}
+	}
+	digests = calloc(lp->count ? lp->count : 1, sizeof(*digests));
+	if (!digests) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < p->count; i++)
+		mfs_entry_destroy(&p->entries[i]);
+	free(p->entries);
+	free(p->digests);
+	p->entries = lp->entries;
+	p->digests = digests;
+	p->count = p->capacity = lp->count;
+	lp->entries = NULL;
+	lp->count = 0;
+	p->walk_done = true;
+	p->walk_error = 0;
+	mfs_inner_close(p->walker);
+	p->walker = NULL;
+out:
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+int mfs_index_file_load(struct mfs_artifact *a, const char *dir, char *why,
+			size_t whylen)
+{
+	char path[PATH_MAX];
+	uint8_t manifest_md[32], md[32];
+	struct loaded_payload *lp = NULL;
+	struct out key = { 0 };
+	uint8_t *data = NULL;
+	struct in r;
+	size_t len = 0, n = 0;
+	int ret;
+
+	why[0] = '\0';
+	ret = mfs_index_file_path(a, dir, path);
+	if (ret < 0)
+		return ret == -ENOENT ? 0 : ret;
+	ret = read_file(path, &data, &len);
+	if (ret == -ENOENT)
+		return 0;
+	if (ret < 0) {
+		snprintf(why, whylen, "%s: %s", path,
+			 ret == -EINVAL ? "not a regular file of a sane size" :
+			 strerror(-ret));
+		return ret;
+	}
+	ret = -EINVAL;
+	if (len < 32 || sha256(data, len - 32, md) < 0 ||
+	    memcmp(md, data + len - 32, 32) != 0) {
+		snprintf(why, whylen, "%s: corrupt (its checksum does not match)",
+			 path);
+		goto out;
+	}
+	r = (struct in){ .p = data, .left = len - 32 };
+	if (manifest_digest(a, manifest_md) < 0)
+		goto out;
+	put_key(&key, a, manifest_md);
+	if (key.failed || !take(&r, key.len) ||
+	    memcmp(data, key.data, key.len) != 0) {
+		snprintf(why, whylen, "%s: stale (made for another artifact "
+			 "or another format)", path);
+		goto out;
+	}
+	if (get_u32(&r) != a->payload_count) {
+		snprintf(why, whylen, "%s: wrong payload count", path);
+		goto out;
+	}
+	lp = calloc(a->payload_count + 1, sizeof(*lp));
+	if (!lp) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (; n < a->payload_count; n++) {
+		char reason[128];
+
+		ret = parse_payload(&r, &a->outer.members[a->payloads[n].member],
+				    &lp[n], reason, sizeof(reason));
+		if (ret < 0) {
+			n++;	/* destroy what it parsed too */
+			snprintf(why, whylen, "%s: %s", path, reason);
+			goto out;
+		}
+	}
+	ret = -EINVAL;
+	if (r.left != 0) {
+		snprintf(why, whylen, "%s: trailing bytes", path);
+		goto out;
+	}
+	for (size_t i = 0; i < a->payload_count; i++) {
+		if (lp[i].stream_len &&
+		    mfs_stream_index_import(a->payloads[i].stream,
+					    lp[i].stream_index,
+					    lp[i].stream_len) < 0) {
+			snprintf(why, whylen, "%s: a stream index does not fit",
+				 path);
+			goto out;
+		}
+	}
+	for (size_t i = 0; i < a->payload_count; i++) {
+		if (install(&a->payloads[i], &lp[i]) < 0) {
+			snprintf(why, whylen, "%s: its entries disagree with "
+				 "the artifact", path);
+			goto out;
+		}
+	}
+	ret = 1;
+out:
+	loaded_destroy(lp, n);
+	free(key.data);
+	free(data);
+	return ret;
+}

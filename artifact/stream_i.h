@@ -1,0 +1,109 @@
+/*
+ * The insides of mfs_stream, shared by stream.c (the cursors and their
+ * restore points) and stream_ahead.c (decoding ahead of a sequential
+ * reader on another core).  Private to those two.
+ */
+#ifndef MFS_STREAM_I_H
+#define MFS_STREAM_I_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "artifact/checkpoints_i.h"
+#include "artifact/decoder_i.h"
+#include "artifact/stream.h"
+
+#define STREAM_CURSORS		4
+#define STREAM_INPUT_SIZE	(256 * 1024)
+#define STREAM_DISCARD_SIZE	(64 * 1024)
+/* A request this close ahead of where a busy cursor will stop waits for
+ * that cursor rather than take another: the kernel's parallel readahead
+ * requests of one sequential reader then share one decoder, instead of
+ * sending the others back to the start. */
+#define STREAM_FOLLOW_GAP	(8 * 1024 * 1024)
+#define STREAM_HISTORY		(2 * 1024 * 1024)
+
+struct mfs_cursor {
+	void *decoder;		/* NULL until first used */
+	uint8_t *input;		/* compressed bytes read, not yet decoded */
+	size_t input_pos, input_len;
+	uint64_t input_off;	/* range offset of the next compressed read */
+	uint64_t pos;		/* decompressed offset of the next byte out */
+	uint64_t target;	/* while busy: where this request ends */
+	uint8_t *discard;	/* scratch for decoding up to an offset */
+	uint8_t *history;	/* ring: the bytes [pos - history_len, pos) */
+	size_t history_len;
+	uint64_t start;		/* while busy: pos when taken */
+	uint8_t *state;		/* scratch for a saved decoder state */
+	bool restore;		/* taken to resume from the point below */
+	bool restart;		/* ... which is a restart, not a checkpoint */
+	uint64_t restore_out, restore_in;
+	uint64_t epoch;		/* s->epoch when it was placed */
+	bool ended;
+	bool busy;
+	bool helper;		/* stream_ahead.c's own: keeps no history */
+	uint64_t last_used;
+};
+
+struct mfs_stream {
+	int fd;
+	uint64_t offset, size;
+	enum mfs_compression compression;
+	const struct mfs_decoder_ops *ops;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cursor_returned;
+	struct mfs_cursor cursors[STREAM_CURSORS];
+	uint64_t clock;
+	int64_t total;		/* decompressed size, -1 until known */
+	struct mfs_checkpoints checkpoints;
+	struct mfs_stream_stats stats;
+
+	/* The format's own index (read at open, then immutable), and
+	 * whether it still agrees with what cursors decode. */
+	struct mfs_format_index *index;
+	bool index_trusted;
+	/* Bumped when restore points turn out wrong: cursors placed before
+	 * are not continued. */
+	uint64_t epoch;
+
+	struct mfs_ahead *ahead;	/* NULL until read in order */
+};
+
+/* Frees what the cursor holds and clears it. */
+void mfs_cursor_release(const struct mfs_stream *s, struct mfs_cursor *c);
+
+/* Loads the restore point below off into c's scratch, for
+ * mfs_cursor_restore() to resume from outside the lock.  Called with the
+ * lock held.  Returns 0, or a negative errno when there is none. */
+int mfs_cursor_prepare_restore(struct mfs_stream *s, struct mfs_cursor *c,
+			       uint64_t off);
+/* Puts c where its prepared restore point was taken. */
+int mfs_cursor_restore(struct mfs_stream *s, struct mfs_cursor *c);
+
+/* Decodes up to len bytes into buf, leaving restore points on the way.
+ * Returns the count (0 at the end of the stream) or a negative errno. */
+ssize_t mfs_cursor_decode(struct mfs_stream *s, struct mfs_cursor *c,
+			  uint8_t *buf, size_t len);
+
+/* stream_ahead.c.  With the lock held: notes a request for [off, off +
+ * len), starting or waking the helper when a reader goes sequential over
+ * restore points. */
+void mfs_ahead_note(struct mfs_stream *s, uint64_t off, size_t len);
+/* With the lock held (dropped while copying): copies what the buffers
+ * decoded ahead hold from off on.  Returns the count, 0 when they hold
+ * nothing there yet. */
+size_t mfs_ahead_serve(struct mfs_stream *s, uint8_t *buf, size_t len,
+		       uint64_t off);
+/* Without the lock: stops the helper and frees its buffers and decoder;
+ * a sequential reader later starts it again. */
+void mfs_ahead_stop(struct mfs_stream *s);
+/* Without the lock, when the stream closes: stops and frees it all. */
+void mfs_ahead_free(struct mfs_stream *s);
+/* With the lock held: bytes the helper holds now. */
+uint64_t mfs_ahead_memory(const struct mfs_stream *s);
+
+#endif

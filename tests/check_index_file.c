@@ -1,0 +1,373 @@
+/*
+ * The one pass (pass.h) and the persistent index (index_file.h) on
+ * artifacts that mender-artifact writes during the test: the pass's
+ * digests are the files' SHA-256; a saved index, loaded by a second open
+ * of the same artifact, makes every entry known without a walk and lets
+ * random reads resume from restored checkpoints instead of decoding from
+ * the start; and a corrupt, truncated, stale or crafted index file is
+ * refused while the artifact still reads right.
+ */
+#include <check.h>
+#include <errno.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "artifact/artifact.h"
+#include "artifact/index_file.h"
+#include "artifact/pass.h"
+#include "testutil.h"
+
+/* Beyond the open-time walk (MFS_MOUNT_WALK_BUDGET), so only a loaded
+ * index makes the whole tar known without a pass. */
+#define IMAGE_SIZE (48 * TU_MIB)
+#define MODULE_FILES 5
+
+static char *dir;
+static uint8_t *image;
+
+static void make_fixtures(void)
+{
+	dir = tu_mkdtemp();
+	image = tu_data(IMAGE_SIZE, 11);
+	tu_write_file(dir, "image.bin", image, IMAGE_SIZE);
+	for (int i = 0; i < MODULE_FILES; i++) {
+		char name[32];
+		uint8_t *data = tu_data((size_t)(i + 1) * 300 * TU_KIB,
+					(uint64_t)i + 100);
+
+		snprintf(name, sizeof(name), "file%d.bin", i);
+		tu_write_file(dir, name, data, (size_t)(i + 1) * 300 * TU_KIB);
+		free(data);
+	}
+	tu_sh(dir, "mender-artifact write rootfs-image --no-progress -n a "
+		   "-t dev -f image.bin --compression gzip -o gzip.mender "
+		   ">/dev/null && "
+		   "mender-artifact write rootfs-image --no-progress -n a "
+		   "-t dev -f image.bin --compression lzma -o xz.mender "
+		   ">/dev/null && "
+		   "mender-artifact write module-image -n m "
+		   "-t dev -T my-module -f file0.bin -f file1.bin -f file2.bin "
+		   "-f file3.bin -f file4.bin -o module.mender >/dev/null");
+}
+
+static void remove_fixtures(void)
+{
+	tu_rmtree(dir);
+	free(dir);
+	free(image);
+}
+
+static struct mfs_artifact *open_artifact(const char *name)
+{
+	struct mfs_artifact *a = NULL;
+	char err[MFS_ERR_LEN], *path = tu_path(dir, name);
+	int ret = mfs_artifact_open(path, &a, err, sizeof(err));
+
+	ck_assert_msg(ret == 0, "open %s: %s", name, err);
+	free(path);
+	return a;
+}
+
+static void pass_all(struct mfs_artifact *a)
+{
+	for (size_t i = 0; i < a->payload_count; i++)
+		ck_assert_int_eq(mfs_payload_pass(a, i), 0);
+}
+
+/* An index directory of its own for each test. */
+static char *index_dir(const char *name)
+{
+	char *d = tu_path(dir, name);
+
+	tu_sh(dir, "rm -rf %s && mkdir %s", name, name);
+	return d;
+}
+
+static void save_index(const char *artifact, const char *idx)
+{
+	struct mfs_artifact *a = open_artifact(artifact);
+
+	pass_all(a);
+	ck_assert_int_eq(mfs_index_file_save(a, idx), 0);
+	mfs_artifact_close(a);
+}
+
+/* Reads the image file at random offsets (from min_off on) through
+ * payload 0 and compares with the original. */
+static void check_reads_from(struct mfs_artifact *a, uint64_t seed,
+			     uint64_t min_off)
+{
+	struct mfs_payload *p = &a->payloads[0];
+	struct mfs_entry e;
+	uint8_t *buf = malloc(256 * TU_KIB);
+
+	ck_assert_int_eq(mfs_payload_find(p, "image.bin", &e), 1);
+	ck_assert_uint_eq(e.size, IMAGE_SIZE);
+	for (int i = 0; i < 40; i++) {
+		uint64_t off = min_off + tu_rand(&seed) % (IMAGE_SIZE - min_off);
+		size_t len = 1 + tu_rand(&seed) % (256 * TU_KIB);
+		ssize_t n;
+
+		if (len > IMAGE_SIZE - off)
+			len = (size_t)(IMAGE_SIZE - off);
+		n = mfs_stream_pread(p->stream, buf, len, e.offset + off);
+		ck_assert_int_eq(n, (ssize_t)len);
+		ck_assert_msg(tu_first_diff(buf, image + off, len) < 0,
+			      "bytes differ at image offset %llu",
+			      (unsigned long long)off);
+	}
+	free(buf);
+}
+
+static void check_random_reads(struct mfs_artifact *a, uint64_t seed)
+{
+	check_reads_from(a, seed, 0);
+}
+
+START_TEST(test_pass_digests)
+{
+	struct mfs_artifact *a = open_artifact("module.mender");
+	struct mfs_payload *p;
+	size_t files = 0;
+
+	pass_all(a);
+	p = &a->payloads[0];
+	ck_assert(p->walk_done);
+	ck_assert_int_eq(p->walk_error, 0);
+	ck_assert_int_eq(p->pass_error, 0);
+	for (size_t i = 0; i < p->count; i++) {
+		uint8_t md[32];
+		size_t len;
+		uint8_t *data;
+
+		if (!S_ISREG(p->entries[i].mode))
+			continue;
+		data = tu_read_file(dir, p->entries[i].name, &len);
+		ck_assert(EVP_Digest(data, len, md, NULL, EVP_sha256(), NULL));
+		ck_assert_msg(p->digests[i].done, "%s not hashed",
+			      p->entries[i].name);
+		ck_assert_msg(memcmp(md, p->digests[i].sha256, 32) == 0,
+			      "%s: wrong digest", p->entries[i].name);
+		free(data);
+		files++;
+	}
+	ck_assert_uint_eq(files, MODULE_FILES);
+	/* A second request finds the pass done and changes nothing. */
+	ck_assert_int_eq(mfs_payload_pass(a, 0), 0);
+	mfs_artifact_close(a);
+}
+END_TEST
+
+/* The pass running in the background while readers read. */
+START_TEST(test_background_pass)
+{
+	struct mfs_artifact *a = open_artifact("gzip.mender");
+
+	ck_assert_int_eq(mfs_pass_start(a, NULL), 0);
+	check_random_reads(a, 5);
+	ck_assert_int_eq(mfs_payload_pass(a, 0), 0);
+	ck_assert(a->payloads[0].digests[0].done);
+	mfs_artifact_close(a);
+
+	/* Closing while the pass runs cancels it. */
+	a = open_artifact("xz.mender");
+	ck_assert_int_eq(mfs_pass_start(a, NULL), 0);
+	mfs_artifact_close(a);
+}
+END_TEST
+
+static void check_round_trip(const char *artifact, bool checkpoints)
+{
+	char *idx = index_dir("idx-round-trip");
+	struct mfs_stream_stats before, after;
+	struct mfs_artifact *a;
+	char why[MFS_ERR_LEN];
+
+	save_index(artifact, idx);
+	a = open_artifact(artifact);
+	ck_assert(!a->payloads[0].walk_done);
+	ck_assert_int_eq(mfs_index_file_load(a, idx, why, sizeof(why)), 1);
+	ck_assert(a->payloads[0].walk_done);
+	ck_assert_uint_ge(a->payloads[0].count, 1);
+	mfs_stream_stats(a->payloads[0].stream, &before);
+	/* Past the first span: below it there is nothing to resume from. */
+	check_reads_from(a, 9, 2 * TU_MIB);
+	mfs_stream_stats(a->payloads[0].stream, &after);
+	if (checkpoints) {
+		/* Every read resumed near its offset: none from the start,
+		 * and about a span decoded per read, not half the image. */
+		ck_assert_uint_eq(after.rewinds, before.rewinds);
+		ck_assert_uint_gt(after.restores, before.restores);
+		ck_assert_uint_lt(after.decoded - before.decoded,
+				  40ull * 3 * TU_MIB);
+	}
+	mfs_artifact_close(a);
+	free(idx);
+}
+
+START_TEST(test_round_trip_gzip)
+{
+	check_round_trip("gzip.mender", true);
+}
+END_TEST
+
+START_TEST(test_round_trip_xz)
+{
+	/* A single-block xz stream has no restore points: the index still
+	 * carries the entry table, and reads stay right. */
+	check_round_trip("xz.mender", false);
+}
+END_TEST
+
+/* Every damaged copy is refused, and the artifact still reads right. */
+static void check_refused(const char *idx, const char *path,
+			  const uint8_t *data, size_t len)
+{
+	struct mfs_artifact *a;
+	char why[MFS_ERR_LEN];
+	FILE *f = fopen(path, "wb");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(data, 1, len, f), len);
+	fclose(f);
+	a = open_artifact("gzip.mender");
+	ck_assert_int_eq(mfs_index_file_load(a, idx, why, sizeof(why)),
+			 -EINVAL);
+	ck_assert_msg(why[0], "no reason given");
+	ck_assert(!a->payloads[0].walk_done);
+	check_random_reads(a, len);
+	mfs_artifact_close(a);
+}
+
+START_TEST(test_corrupt_refused)
+{
+	char *idx = index_dir("idx-corrupt"), path[PATH_MAX];
+	struct mfs_artifact *a;
+	uint8_t *good, *bad;
+	size_t len;
+
+	save_index("gzip.mender", idx);
+	a = open_artifact("gzip.mender");
+	ck_assert_int_eq(mfs_index_file_path(a, idx, path), 0);
+	mfs_artifact_close(a);
+	good = tu_read_file("/", path, &len);
+	bad = malloc(len);
+	ck_assert_uint_gt(len, 100);
+
+	/* Flipped bits spread over the whole file. */
+	for (size_t at = 0; at < len; at += len / 7 + 1) {
+		memcpy(bad, good, len);
+		bad[at] ^= 0x10;
+		check_refused(idx, path, bad, len);
+	}
+	/* Cut short. */
+	check_refused(idx, path, good, len - 1);
+	check_refused(idx, path, good, len / 2);
+	check_refused(idx, path, good, 10);
+	free(bad);
+	free(good);
+	free(idx);
+}
+END_TEST
+
+/* A file with a valid checksum but impossible contents (as a crafted
+ * one would be): the first entry's data before its header. */
+START_TEST(test_crafted_refused)
+{
+	char *idx = index_dir("idx-crafted"), path[PATH_MAX];
+	struct mfs_artifact *a;
+	size_t len, name_at = 8 + 4 + 8 + 8 + 8 + 32 + 4 + 8 + 8 + 4;
+	uint32_t name_len;
+	uint8_t *data;
+
+	save_index("gzip.mender", idx);
+	a = open_artifact("gzip.mender");
+	ck_assert_int_eq(mfs_index_file_path(a, idx, path), 0);
+	mfs_artifact_close(a);
+	data = tu_read_file("/", path, &len);
+	memcpy(&name_len, data + name_at, 4);	/* little-endian host */
+	ck_assert_uint_eq(name_len, strlen("image.bin"));
+	memset(data + name_at + 4 + name_len, 0, 8);	/* offset = 0 */
+	ck_assert(EVP_Digest(data, len - 32, data + len - 32, NULL,
+			     EVP_sha256(), NULL));
+	check_refused(idx, path, data, len);
+	free(data);
+	free(idx);
+}
+END_TEST
+
+/* A changed modification time keys another file: nothing is loaded. */
+START_TEST(test_stale_not_loaded)
+{
+	char *idx = index_dir("idx-stale");
+	struct mfs_artifact *a;
+	char why[MFS_ERR_LEN];
+
+	tu_sh(dir, "cp -p gzip.mender stale.mender");
+	save_index("stale.mender", idx);
+	tu_sh(dir, "touch -d '2001-02-03 04:05:06' stale.mender");
+	a = open_artifact("stale.mender");
+	ck_assert_int_eq(mfs_index_file_load(a, idx, why, sizeof(why)), 0);
+	ck_assert(!a->payloads[0].walk_done);
+	mfs_artifact_close(a);
+	free(idx);
+}
+END_TEST
+
+/* The directory keeps at most MFS_INDEX_DIR_MAX_FILES index files. */
+START_TEST(test_directory_pruned)
+{
+	char *idx = index_dir("idx-prune");
+	struct mfs_artifact *a = open_artifact("module.mender");
+	char *path = tu_path(dir, "module.mender");
+
+	pass_all(a);
+	mfs_artifact_close(a);
+	for (int i = 0; i < MFS_INDEX_DIR_MAX_FILES + 3; i++) {
+		/* Each mtime keys a new file. */
+		tu_sh(dir, "touch -d '@%d' module.mender", 1000000 + i);
+		a = open_artifact("module.mender");
+		pass_all(a);
+		ck_assert_int_eq(mfs_index_file_save(a, idx), 0);
+		mfs_artifact_close(a);
+	}
+	tu_sh(idx, "test $(ls | wc -l) -eq %d", MFS_INDEX_DIR_MAX_FILES);
+	free(path);
+	free(idx);
+}
+END_TEST
+
+static Suite *index_file_suite(void)
+{
+	Suite *s = suite_create("index_file");
+	TCase *tc = tcase_create("artifacts");
+
+	tcase_add_unchecked_fixture(tc, make_fixtures, remove_fixtures);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, test_pass_digests);
+	tcase_add_test(tc, test_background_pass);
+	tcase_add_test(tc, test_round_trip_gzip);
+	tcase_add_test(tc, test_round_trip_xz);
+	tcase_add_test(tc, test_corrupt_refused);
+	tcase_add_test(tc, test_crafted_refused);
+	tcase_add_test(tc, test_stale_not_loaded);
+	tcase_add_test(tc, test_directory_pruned);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(index_file_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
