@@ -576,6 +576,13 @@ out:
 	return ret;
 }
 
+void mfs_artifact_set_span_cache(struct mfs_artifact *a,
+				 struct mfs_span_cache *cache)
+{
+	for (size_t i = 0; i < a->payload_count; i++)
+		mfs_stream_set_span_cache(a->payloads[i].stream, cache);
+}
+
 int mfs_payload_walk_to(struct mfs_payload *p, size_t i, struct mfs_entry *e)
 {
 	int ret = 1;

@@ -139,6 +139,12 @@ int mfs_payload_walk_all(struct mfs_payload *p);
  * borrowed.  Returns 1, or 0 when fewer than i + 1 are known. */
 int mfs_payload_entry(struct mfs_payload *p, size_t i, struct mfs_entry *e);
 
+/* Lets every payload stream that needs it keep decoded spans in cache
+ * (mfs_stream_set_span_cache); the cache must outlive the artifact. */
+struct mfs_span_cache;
+void mfs_artifact_set_span_cache(struct mfs_artifact *a,
+				 struct mfs_span_cache *cache);
+
 /* Records a structural problem (the first one wins). */
 void mfs_artifact_note_malformed(struct mfs_artifact *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -27,9 +27,9 @@ struct zstd_state {
 #define SEEKABLE_SKIPPABLE	0x184D2A5Eu
 #define SEEKABLE_CHECKSUM_FLAG	0x80
 #define SEEKABLE_RESERVED	0x7c
-/* More frames than anyone writes for a payload (at 64 KiB a frame, 64
+/* More frames than anyone writes for a payload (at 64 KiB a frame, 16
  * GiB), few enough that the table and its restarts stay a few MiB. */
-#define SEEKABLE_MAX_FRAMES	(1u << 20)
+#define SEEKABLE_MAX_FRAMES	(1u << 18)
 /* The smallest zstd frame (magic, header, one empty block) is 9 bytes, a
  * skippable frame 8. */
 #define ZSTD_MIN_FRAME		8

@@ -406,10 +406,14 @@ static int read_file(const char *path, uint8_t **data, size_t *len)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
+	/* Restore points go straight into the decoder, and no check can
+	 * make a forged inflate state safe: only a file that nobody but
+	 * this user could have written is read at all. */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_size > INDEX_MAX_SIZE) {
+	    st.st_size > INDEX_MAX_SIZE || st.st_uid != geteuid() ||
+	    (st.st_mode & 022)) {
 		close(fd);
-		return -EINVAL;
+		return -EPERM;
 	}
 	*data = malloc((size_t)st.st_size + 1);
 	if (!*data) {
@@ -497,7 +501,8 @@ int mfs_index_file_load(struct mfs_artifact *a, const char *dir, char *why,
 		return 0;
 	if (ret < 0) {
 		snprintf(why, whylen, "%s: %s", path,
-			 ret == -EINVAL ? "not a regular file of a sane size" :
+			 ret == -EPERM ? "not a regular file of a sane size, "
+			 "owned by this user and writable by nobody else" :
 			 strerror(-ret));
 		return ret;
 	}

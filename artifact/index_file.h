@@ -8,6 +8,9 @@
  * SHA-256 of its manifest, and carries a SHA-256 of its own contents.  A
  * file that does not match, does not parse, or fails any check is
  * ignored (and replaced by the next save): it is a cache, never trusted.
+ * Restore points go into the decoder as they are, so only a file owned by
+ * this user and writable by nobody else is read (index_dir is checked the
+ * same way by the daemon).
  * Digests are deliberately not saved: a file rewritten with the same size
  * and a reset mtime would otherwise be "verified" from stale hashes, so
  * verification always hashes what the artifact holds now.

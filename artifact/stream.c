@@ -155,6 +155,7 @@ void mfs_stream_close(struct mfs_stream *s)
 	if (!s)
 		return;
 	mfs_ahead_free(s);
+	mfs_spans_forget(s);
 	for (size_t i = 0; i < STREAM_CURSORS; i++)
 		mfs_cursor_release(s, &s->cursors[i]);
 	mfs_checkpoints_destroy(&s->checkpoints);
@@ -439,6 +440,7 @@ ssize_t mfs_cursor_decode(struct mfs_stream *s, struct mfs_cursor *c,
 	}
 	c->pos += len - out_len;
 	history_add(c, buf, len - out_len);
+	mfs_spans_store(s, c, c->pos - (len - out_len));
 	return (ssize_t)(len - out_len);
 }
 
@@ -782,6 +784,18 @@ ssize_t mfs_stream_pread(struct mfs_stream *s, void *buf, size_t len,
 		if (len > s->size - off)
 			len = (size_t)(s->size - off);
 		return mfs_pread_full(s->fd, buf, len, s->offset + off);
+	}
+	if (s->spans) {
+		size_t got = mfs_spans_serve(s, buf, len, off);
+		ssize_t ret;
+
+		if (got == len)
+			return (ssize_t)got;
+		ret = stream_pread_decoded(s, (uint8_t *)buf + got, len - got,
+					   off + got);
+		/* Short only at the end: an error is the answer, whatever
+		 * the cache held before it. */
+		return ret < 0 ? ret : ret + (ssize_t)got;
 	}
 	return stream_pread_decoded(s, buf, len, off);
 }

@@ -96,6 +96,14 @@ bool mfs_stream_index_complete(struct mfs_stream *s);
  * cursors are left alone. */
 void mfs_stream_trim(struct mfs_stream *s);
 
+/* Lets a stream that has no restore points (an xz stream of one block, a
+ * zstd stream of one frame) keep the spans it decodes in cache, shared
+ * with other streams, and serve reads from there.  The cache must outlive
+ * the stream.  Streams that can resume mid-way ignore it. */
+struct mfs_span_cache;
+void mfs_stream_set_span_cache(struct mfs_stream *s,
+			       struct mfs_span_cache *cache);
+
 /* Accepts NULL. */
 void mfs_stream_close(struct mfs_stream *s);
 

@@ -25,7 +25,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "artifact/stream_i.h"
 
@@ -41,6 +43,9 @@
 /* The helper looks up between chunks of this size whether its stretch is
  * still wanted. */
 #define AHEAD_CHUNK	(256 * 1024)
+/* The helper's niceness: about a tenth of a normal thread's share of a
+ * busy CPU. */
+#define AHEAD_NICE	10
 
 enum slot_state {
 	SLOT_FREE,
@@ -229,6 +234,11 @@ static void *ahead_main(void *arg)
 	struct mfs_stream *s = arg;
 	struct mfs_ahead *a = s->ahead;
 
+	/* Work ahead is speculative: on a busy machine it should yield to
+	 * readers and to other work (the hashing of a background pass).
+	 * Not SCHED_IDLE, which can starve it for long while it holds the
+	 * stream's lock, and readers then wait. */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), AHEAD_NICE);
 	pthread_mutex_lock(&s->lock);
 	while (!a->stop) {
 		struct slot *sl = ahead_pick(s);

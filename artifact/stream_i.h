@@ -71,6 +71,10 @@ struct mfs_stream {
 	uint64_t epoch;
 
 	struct mfs_ahead *ahead;	/* NULL until read in order */
+
+	/* Decoded spans on disk (stream_spans.c), or NULL. */
+	struct mfs_span_cache *spans;
+	uint64_t spans_id;
 };
 
 /* Frees what the cursor holds and clears it. */
@@ -105,5 +109,15 @@ void mfs_ahead_stop(struct mfs_stream *s);
 void mfs_ahead_free(struct mfs_stream *s);
 /* With the lock held: bytes the helper holds now. */
 uint64_t mfs_ahead_memory(const struct mfs_stream *s);
+
+/* stream_spans.c.  Without the lock: files the whole spans cursor c
+ * produced since it stood at before; and copies what the span cache holds
+ * of [off, off + len), returning the count (0 on a miss). */
+void mfs_spans_store(struct mfs_stream *s, const struct mfs_cursor *c,
+		     uint64_t before);
+size_t mfs_spans_serve(struct mfs_stream *s, uint8_t *buf, size_t len,
+		       uint64_t off);
+/* When the stream closes: drops its spans. */
+void mfs_spans_forget(struct mfs_stream *s);
 
 #endif

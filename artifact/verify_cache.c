@@ -25,10 +25,37 @@ static void report_free(struct mfs_report *r)
 	free(r);
 }
 
+/* Called with the lock held. */
+static void report_link(struct mfs_verify_cache *c, struct mfs_report *r)
+{
+	r->prev = NULL;
+	r->next = c->alive;
+	if (c->alive)
+		c->alive->prev = r;
+	c->alive = r;
+}
+
+/* Called with the lock held; the caller frees r. */
+static void report_unlink(struct mfs_verify_cache *c, struct mfs_report *r)
+{
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		c->alive = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+}
+
 void mfs_verify_cache_destroy(struct mfs_verify_cache *c)
 {
-	if (c->current && --c->current->refs == 0)
-		report_free(c->current);
+	/* No request runs any more: whatever is still referenced belongs
+	 * to file handles the kernel dropped without a release. */
+	while (c->alive) {
+		struct mfs_report *r = c->alive;
+
+		report_unlink(c, r);
+		report_free(r);
+	}
 	pthread_cond_destroy(&c->done);
 	pthread_mutex_destroy(&c->lock);
 }
@@ -74,8 +101,10 @@ int mfs_verify_cache_get(struct mfs_verify_cache *c, struct mfs_report **out)
 	while (c->computing)
 		pthread_cond_wait(&c->done, &c->lock);
 	if (c->current && c->current->generation != generation) {
-		if (--c->current->refs == 0)
+		if (--c->current->refs == 0) {
+			report_unlink(c, c->current);
 			report_free(c->current);
+		}
 		c->current = NULL;
 	}
 	if (!c->current) {
@@ -85,6 +114,7 @@ int mfs_verify_cache_get(struct mfs_verify_cache *c, struct mfs_report **out)
 		pthread_mutex_lock(&c->lock);
 		c->computing = false;
 		if (ret == 0) {
+			report_link(c, r);
 			c->current = r;
 			r->refs++;
 		}
@@ -107,6 +137,8 @@ void mfs_verify_cache_put(struct mfs_verify_cache *c, struct mfs_report *r)
 		return;
 	pthread_mutex_lock(&c->lock);
 	last = --r->refs == 0;
+	if (last)
+		report_unlink(c, r);
 	pthread_mutex_unlock(&c->lock);
 	if (last)
 		report_free(r);

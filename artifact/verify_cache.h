@@ -23,6 +23,10 @@ struct mfs_report {
 	char reason[MFS_ERR_LEN];
 	char *text;
 	size_t len;
+	/* Every report alive, in the cache's list: open .verify files
+	 * whose release the kernel never sent when the mount went away
+	 * still hold theirs, and destroy frees them. */
+	struct mfs_report *prev, *next;
 };
 
 struct mfs_verify_cache {
@@ -32,6 +36,7 @@ struct mfs_verify_cache {
 	const struct mfs_key *const *keys;
 	size_t key_count;
 	struct mfs_report *current;	/* NULL until computed */
+	struct mfs_report *alive;	/* every report not yet freed */
 	bool computing;
 };
 

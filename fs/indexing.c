@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "artifact/index_file.h"
 #include "artifact/pass.h"
+#include "artifact/span_cache.h"
 #include "fs/indexing.h"
 
 /* mkdir -p with mode 0700 for what it creates; true when dir is then a
@@ -28,7 +30,10 @@ static bool make_dirs(char *dir)
 		*p = '/';
 	}
 	(void)mkdir(dir, 0700);
-	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode);
+	/* The index is trusted as this user's own (index_file.h): a
+	 * directory others can write to is not used. */
+	return stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	       st.st_uid == geteuid() && !(st.st_mode & 022);
 }
 
 char *mfs_indexing_dir(const char *dir, int disabled)
@@ -46,12 +51,33 @@ char *mfs_indexing_dir(const char *dir, int disabled)
 		(void)!asprintf(&path, "%s/.cache/menderfs", home);
 	if (path && !make_dirs(path)) {
 		fuse_log(FUSE_LOG_WARNING, "menderfs: index directory %s is "
-			 "not usable; going on without a persistent index\n",
-			 path);
+			 "not usable (it must be a directory of this user's "
+			 "that nobody else can write to); going on without a "
+			 "persistent index\n", path);
 		free(path);
 		path = NULL;
 	}
 	return path;
+}
+
+struct mfs_span_cache *mfs_indexing_span_cache(const char *dir,
+					       const char *index_dir,
+					       unsigned long mb)
+{
+	struct mfs_span_cache *cache = NULL;
+	int ret;
+
+	if (mb == 0)
+		return NULL;
+	if (!dir)
+		dir = index_dir ? index_dir : "/var/tmp";
+	ret = mfs_span_cache_open(dir, (uint64_t)mb * 1024 * 1024, &cache);
+	if (ret < 0) {
+		fuse_log(FUSE_LOG_WARNING, "menderfs: no span cache in %s: %s\n",
+			 dir, strerror(-ret));
+		return NULL;
+	}
+	return cache;
 }
 
 bool mfs_indexing_load(struct mfs_artifact *a, const char *dir)

@@ -17,6 +17,13 @@
  * The result is malloc'd. */
 char *mfs_indexing_dir(const char *dir, int disabled);
 
+/* The span cache for xz and zstd payloads that cannot resume mid-way:
+ * an unlinked file in dir (else index_dir, else /var/tmp) of at most mb
+ * MiB; NULL when mb is 0 or no file can be made there (logged). */
+struct mfs_span_cache *mfs_indexing_span_cache(const char *dir,
+					       const char *index_dir,
+					       unsigned long mb);
+
 /* Loads a's saved index from dir, if any; a stale or corrupt one is
  * logged and left to be replaced.  dir may be NULL.  Returns true when
  * an index was loaded. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "artifact/rewrite.h"
+#include "artifact/span_cache.h"
 #include "fs/indexing.h"
 #include "fs/log.h"
 #include "fs/ops.h"
@@ -169,6 +170,9 @@ int main(int argc, char *argv[])
 	index_dir = mfs_indexing_dir(opts.index_dir, opts.no_index);
 	ctx.index_dir = index_dir;
 	indexed = mfs_indexing_load(ctx.artifact, index_dir);
+	ctx.spans = mfs_indexing_span_cache(opts.cache_dir, index_dir,
+					    opts.cache_size_mb);
+	mfs_artifact_set_span_cache(ctx.artifact, ctx.spans);
 	if (mfs_tree_build(ctx.artifact, &ctx.tree) < 0) {
 		fprintf(stderr, "%s: %s: out of memory\n", prog, opts.artifact);
 		goto out;
@@ -226,6 +230,7 @@ out:
 	}
 	mfs_tree_destroy(ctx.tree);
 	mfs_artifact_close(ctx.artifact);
+	mfs_span_cache_close(ctx.spans);	/* after every stream using it */
 	mfs_keyring_destroy(&ctx.keyring);
 	mfs_key_close(ctx.sign_key);
 	pthread_mutex_destroy(&ctx.sign_lock);

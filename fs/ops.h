@@ -19,6 +19,7 @@ struct mfs_context {
 	struct mfs_key *sign_key;	/* NULL without -o sign_key */
 	const char *sign_output;	/* NULL: rewrite the artifact itself */
 	const char *index_dir;		/* NULL: no persistent index */
+	struct mfs_span_cache *spans;	/* NULL: none */
 	pthread_mutex_t sign_lock;	/* one signature change at a time */
 
 	/* Signature files closed after an O_TRUNC open with nothing

@@ -25,6 +25,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("sign_output=%s", sign_output),
 	OPT("index_dir=%s", index_dir),
 	OPT("noindex", no_index),
+	OPT("cache_dir=%s", cache_dir),
+	OPT("cache_size=%lu", cache_size_mb),
 	FUSE_OPT_KEY("verify_key=", KEY_VERIFY_KEY),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
@@ -82,6 +84,7 @@ static int option_proc(void *data, const char *arg, int key,
 int mfs_options_parse(struct fuse_args *args, struct mfs_options *opts)
 {
 	memset(opts, 0, sizeof(*opts));
+	opts->cache_size_mb = MFS_DEFAULT_CACHE_SIZE_MB;
 	if (fuse_opt_parse(args, opts, option_spec, option_proc) != 0)
 		return -1;
 	return 0;
@@ -155,6 +158,13 @@ void mfs_options_help(const char *prog)
 	       "                           (default: $XDG_CACHE_HOME/menderfs, else\n"
 	       "                           ~/.cache/menderfs)\n"
 	       "    -o noindex             keep no index on disk\n"
+	       "    -o cache_dir=DIR       where decoded spans of xz and zstd payloads\n"
+	       "                           that cannot be resumed mid-way are kept, in\n"
+	       "                           an unlinked file (default: the index\n"
+	       "                           directory, else /var/tmp)\n"
+	       "    -o cache_size=MIB      the most that file holds (default: 1024;\n"
+	       "                           0: none); it never leaves less than 10%% of\n"
+	       "                           the file system (at least 1 GiB) free\n"
 	       "\n");
 	fuse_cmdline_help();
 	fuse_lowlevel_help();
@@ -176,6 +186,7 @@ void mfs_options_destroy(struct mfs_options *opts)
 	free(opts->sign_key);
 	free(opts->sign_output);
 	free(opts->index_dir);
+	free(opts->cache_dir);
 	free(opts->artifact);
 	memset(opts, 0, sizeof(*opts));
 }

@@ -5,6 +5,9 @@
 #include <fuse_lowlevel.h>
 #include <stdio.h>
 
+/* -o cache_size default, in MiB. */
+#define MFS_DEFAULT_CACHE_SIZE_MB 1024
+
 struct mfs_options {
 	char *artifact;		/* the first non-option argument */
 	char **verify_keys;	/* -o verify_key=, in the order given */
@@ -15,6 +18,8 @@ struct mfs_options {
 	char *sign_output;
 	char *index_dir;
 	int no_index;
+	char *cache_dir;
+	unsigned long cache_size_mb;
 	int show_help;
 	int show_version;
 };

@@ -7,8 +7,11 @@
 #ifndef MFS_READAHEAD_H
 #define MFS_READAHEAD_H
 
-/* The readahead window menderfs asks for, in KiB. */
-#define MFS_READAHEAD_KB 4096
+/* The readahead window menderfs asks for, in KiB: 1 MiB requests.
+ * Measured on a 1.5 GB gzip image: 4 MiB made a first-pass cat slower
+ * (parallel requests contend for the one decoder) for no gain once
+ * indexed. */
+#define MFS_READAHEAD_KB 1024
 
 /* Raises the readahead of the FUSE mount at mountpoint (an absolute
  * path, already mounted) to MFS_READAHEAD_KB.  Best effort: without

@@ -38,6 +38,7 @@ static int replace_signature(struct mfs_context *ctx, struct mfs_artifact *a,
 			 "rewritten artifact: %s\n", target, err);
 		return -EIO;
 	}
+	mfs_artifact_set_span_cache(fresh, ctx->spans);
 	mfs_indexing_start(fresh, ctx->index_dir,
 			   mfs_indexing_load(fresh, ctx->index_dir));
 	mfs_artifact_close(mfs_tree_swap(ctx->tree, fresh));

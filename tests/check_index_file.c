@@ -301,6 +301,27 @@ START_TEST(test_crafted_refused)
 }
 END_TEST
 
+/* A file others could have written is not read at all: its restore
+ * points would go into the decoder as they are. */
+START_TEST(test_untrusted_refused)
+{
+	char *idx = index_dir("idx-untrusted"), path[PATH_MAX];
+	struct mfs_artifact *a;
+	char why[MFS_ERR_LEN];
+
+	save_index("gzip.mender", idx);
+	a = open_artifact("gzip.mender");
+	ck_assert_int_eq(mfs_index_file_path(a, idx, path), 0);
+	ck_assert_int_eq(chmod(path, 0666), 0);
+	ck_assert_int_eq(mfs_index_file_load(a, idx, why, sizeof(why)), -EPERM);
+	ck_assert(!a->payloads[0].walk_done);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_int_eq(mfs_index_file_load(a, idx, why, sizeof(why)), 1);
+	mfs_artifact_close(a);
+	free(idx);
+}
+END_TEST
+
 /* A changed modification time keys another file: nothing is loaded. */
 START_TEST(test_stale_not_loaded)
 {
@@ -355,6 +376,7 @@ static Suite *index_file_suite(void)
 	tcase_add_test(tc, test_round_trip_xz);
 	tcase_add_test(tc, test_corrupt_refused);
 	tcase_add_test(tc, test_crafted_refused);
+	tcase_add_test(tc, test_untrusted_refused);
 	tcase_add_test(tc, test_stale_not_loaded);
 	tcase_add_test(tc, test_directory_pruned);
 	suite_add_tcase(s, tc);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "artifact/span_cache.h"
+#include "artifact/stream.h"
 #include "testutil.h"
 
 #define SPAN	MFS_SPAN_SIZE
@@ -638,6 +639,82 @@ START_TEST(test_open_errors)
 }
 END_TEST
 
+/* The cache behind a stream (stream_spans.c): an xz stream of one block
+ * and a zstd stream of one frame, read once in order, then at random
+ * offsets: every random read is served from disk, none decodes again, and
+ * the bytes are right.  A gzip stream (checkpoints) does not use it. */
+static void check_stream_spans(const char *tool, const char *suffix,
+			       bool cached)
+{
+	const size_t size = 9 * SPAN + 12345;
+	uint8_t *plain = tu_data(size, 21), *got = malloc(64 * 1024);
+	struct mfs_span_cache_stats cs;
+	struct mfs_stream_stats before, after;
+	struct mfs_stream *st;
+	char name[32];
+	uint64_t seed = 5;
+	int fd;
+
+	tu_write_file(dir, "plain", plain, size);
+	snprintf(name, sizeof(name), "plain.%s", suffix);
+	tu_sh(dir, "%s < plain > %s", tool, name);
+	fd = tu_open(dir, name);
+	ck_assert_int_eq(mfs_span_cache_open(dir, 64 * SPAN, &c), 0);
+	ck_assert_int_eq(mfs_stream_open(fd, 0, tu_file_size(dir, name), &st), 0);
+	mfs_stream_set_span_cache(st, c);
+	for (uint64_t off = 0; off < size; off += 64 * 1024) {
+		ssize_t n = mfs_stream_pread(st, got, 64 * 1024, off);
+
+		ck_assert_int_gt(n, 0);
+		ck_assert(tu_first_diff(got, plain + off, (size_t)n) < 0);
+	}
+	mfs_stream_stats(st, &before);
+	for (int i = 0; i < 50; i++) {
+		uint64_t off = tu_rand(&seed) % size;
+		size_t len = 1 + tu_rand(&seed) % (64 * 1024);
+		ssize_t n;
+
+		if (len > size - off)
+			len = size - off;
+		n = mfs_stream_pread(st, got, len, off);
+		ck_assert_int_eq(n, (ssize_t)len);
+		ck_assert_msg(tu_first_diff(got, plain + off, len) < 0,
+			      "%s: wrong bytes at %llu", suffix,
+			      (unsigned long long)off);
+	}
+	mfs_stream_stats(st, &after);
+	mfs_span_cache_stats(c, &cs);
+	if (cached) {
+		ck_assert_uint_eq(after.rewinds, before.rewinds);
+		ck_assert_uint_eq(after.decoded, before.decoded);
+		ck_assert_uint_ge(cs.hits, 50);
+	} else {
+		ck_assert_uint_eq(cs.stored, 0);
+	}
+	mfs_stream_close(st);
+	close(fd);
+	free(got);
+	free(plain);
+}
+
+START_TEST(test_stream_xz)
+{
+	check_stream_spans("xz -c", "xz", true);
+}
+END_TEST
+
+START_TEST(test_stream_zstd)
+{
+	check_stream_spans("zstd -q -c", "zst", true);
+}
+END_TEST
+
+START_TEST(test_stream_gzip_ignores)
+{
+	check_stream_spans("gzip -c", "gz", false);
+}
+END_TEST
+
 static Suite *span_cache_suite(void)
 {
 	Suite *su = suite_create("span_cache");
@@ -658,6 +735,9 @@ static Suite *span_cache_suite(void)
 	tcase_add_test(tc, test_full_fs);
 	tcase_add_loop_test(tc, test_nothing_left_behind, 0, 2);
 	tcase_add_test(tc, test_open_errors);
+	tcase_add_test(tc, test_stream_xz);
+	tcase_add_test(tc, test_stream_zstd);
+	tcase_add_test(tc, test_stream_gzip_ignores);
 	suite_add_tcase(su, tc);
 	return su;
 }
