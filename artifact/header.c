@@ -37,6 +37,9 @@ int mfs_header_load(struct mfs_stream *s, struct mfs_header *h,
 	size_t capacity = 0, total = 0;
 	int ret;
 
+	/* Read once, and only up to the caps: decoding ahead of this reader
+	 * would decode past them, into a bomb. */
+	mfs_stream_set_decode_ahead(s, false);
 	ret = mfs_inner_open(s, &w);
 	if (ret < 0) {
 		snprintf(err, errlen, "out of memory");

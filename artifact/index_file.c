@@ -34,42 +34,72 @@
 #define INDEX_MAX_SIZE		(256u * 1024 * 1024)
 #define INDEX_SUFFIX		".idx"
 
-/* A growing output buffer; a failed allocation is remembered, not
- * checked at every put. */
+/* The file being written, through a small buffer, hashed as it goes:
+ * an index holds every restore point, so it is not built in memory
+ * whole.  The first failure is remembered, not checked at every put. */
+#define OUT_BUFFER	(64 * 1024)
+
 struct out {
-	uint8_t *data;
-	size_t len, cap;
-	bool failed;
+	int fd;
+	EVP_MD_CTX *sha;
+	uint8_t buf[OUT_BUFFER];
+	size_t len;
+	int error;
 };
+
+static int write_all(int fd, const uint8_t *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void flush(struct out *o)
+{
+	if (o->error || o->len == 0)
+		return;
+	if (!EVP_DigestUpdate(o->sha, o->buf, o->len))
+		o->error = -ENOMEM;
+	else
+		o->error = write_all(o->fd, o->buf, o->len);
+	o->len = 0;
+}
 
 static void put(struct out *o, const void *p, size_t n)
 {
-	if (o->failed || n == 0)
-		return;
-	if (o->len + n > o->cap) {
-		size_t cap = o->cap ? o->cap : 4096;
-		uint8_t *data;
+	const uint8_t *from = p;
 
-		while (cap < o->len + n)
-			cap *= 2;
-		data = realloc(o->data, cap);
-		if (!data) {
-			o->failed = true;
-			return;
-		}
-		o->data = data;
-		o->cap = cap;
+	while (!o->error && n > 0) {
+		size_t step = n < OUT_BUFFER - o->len ? n : OUT_BUFFER - o->len;
+
+		memcpy(o->buf + o->len, from, step);
+		o->len += step;
+		from += step;
+		n -= step;
+		if (o->len == OUT_BUFFER)
+			flush(o);
 	}
-	memcpy(o->data + o->len, p, n);
-	o->len += n;
+}
+
+static void le_bytes(uint8_t *p, uint64_t v, int n)
+{
+	for (int i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static void put_u32(struct out *o, uint32_t v)
 {
 	uint8_t b[4];
 
-	for (int i = 0; i < 4; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
+	le_bytes(b, v, 4);
 	put(o, b, sizeof(b));
 }
 
@@ -77,8 +107,7 @@ static void put_u64(struct out *o, uint64_t v)
 {
 	uint8_t b[8];
 
-	for (int i = 0; i < 8; i++)
-		b[i] = (uint8_t)(v >> (8 * i));
+	le_bytes(b, v, 8);
 	put(o, b, sizeof(b));
 }
 
@@ -131,16 +160,20 @@ static int sha256(const void *data, size_t len, uint8_t md[32])
 	return 0;
 }
 
-/* The key every index file starts with. */
-static void put_key(struct out *o, const struct mfs_artifact *a,
-		    const uint8_t manifest_md[32])
+/* The key every index file starts with: magic, format, size, mtime (s,
+ * ns), the manifest's SHA-256. */
+#define INDEX_KEY_LEN	(8 + 4 + 8 + 8 + 8 + 32)
+
+static void encode_key(const struct mfs_artifact *a,
+		       const uint8_t manifest_md[32],
+		       uint8_t key[INDEX_KEY_LEN])
 {
-	put(o, INDEX_MAGIC, 8);
-	put_u32(o, INDEX_FORMAT);
-	put_u64(o, a->file_size);
-	put_u64(o, (uint64_t)a->file_mtime);
-	put_u64(o, (uint64_t)a->file_mtime_ns);
-	put(o, manifest_md, 32);
+	memcpy(key, INDEX_MAGIC, 8);
+	le_bytes(key + 8, INDEX_FORMAT, 4);
+	le_bytes(key + 12, a->file_size, 8);
+	le_bytes(key + 20, (uint64_t)a->file_mtime, 8);
+	le_bytes(key + 28, (uint64_t)a->file_mtime_ns, 8);
+	memcpy(key + 36, manifest_md, 32);
 }
 
 static int manifest_digest(const struct mfs_artifact *a, uint8_t md[32])
@@ -153,17 +186,15 @@ static int manifest_digest(const struct mfs_artifact *a, uint8_t md[32])
 int mfs_index_file_path(const struct mfs_artifact *a, const char *dir,
 			char *path)
 {
-	uint8_t manifest_md[32], md[32];
-	struct out key = { 0 };
+	uint8_t manifest_md[32], md[32], key[INDEX_KEY_LEN];
 	char hex[33];
 	int ret, n;
 
 	ret = manifest_digest(a, manifest_md);
 	if (ret < 0)
 		return ret;
-	put_key(&key, a, manifest_md);
-	ret = key.failed ? -ENOMEM : sha256(key.data, key.len, md);
-	free(key.data);
+	encode_key(a, manifest_md, key);
+	ret = sha256(key, sizeof(key), md);
 	if (ret < 0)
 		return ret;
 	for (int i = 0; i < 16; i++)
@@ -210,21 +241,6 @@ static int put_payload(struct out *o, struct mfs_payload *p,
 	put_u64(o, stream_len);
 	put(o, stream_index, stream_len);
 	free(stream_index);
-	return 0;
-}
-
-static int write_all(int fd, const uint8_t *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		data += n;
-		len -= (size_t)n;
-	}
 	return 0;
 }
 
@@ -275,8 +291,9 @@ int mfs_index_file_save(struct mfs_artifact *a, const char *dir)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 16];
 	uint8_t manifest_md[32], md[32];
-	struct out o = { 0 };
-	int fd, ret;
+	unsigned int md_len = 0;
+	struct out *o;
+	int ret;
 
 	ret = mfs_index_file_path(a, dir, path);
 	if (ret < 0)
@@ -284,29 +301,40 @@ int mfs_index_file_save(struct mfs_artifact *a, const char *dir)
 	ret = manifest_digest(a, manifest_md);
 	if (ret < 0)
 		return ret;
-	put_key(&o, a, manifest_md);
-	put_u32(&o, (uint32_t)a->payload_count);
-	for (size_t i = 0; i < a->payload_count && ret == 0; i++)
-		ret = put_payload(&o, &a->payloads[i],
-				  &a->outer.members[a->payloads[i].member]);
-	if (ret == 0 && (o.failed || sha256(o.data, o.len, md) < 0))
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->sha = EVP_MD_CTX_new();
+	if (!o->sha || !EVP_DigestInit_ex(o->sha, EVP_sha256(), NULL)) {
 		ret = -ENOMEM;
-	if (ret == 0)
-		put(&o, md, sizeof(md));
-	if (ret == 0 && o.failed)
-		ret = -ENOMEM;
-	if (ret < 0)
 		goto out;
-
+	}
 	/* Whole or not at all: a temporary file renamed over the name. */
 	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
+	o->fd = mkostemp(tmp, O_CLOEXEC);
+	if (o->fd < 0) {
 		ret = -errno;
 		goto out;
 	}
-	ret = write_all(fd, o.data, o.len);
-	if (close(fd) < 0 && ret == 0)
+	{
+		uint8_t key[INDEX_KEY_LEN];
+
+		encode_key(a, manifest_md, key);
+		put(o, key, sizeof(key));
+	}
+	put_u32(o, (uint32_t)a->payload_count);
+	for (size_t i = 0; i < a->payload_count && ret == 0; i++)
+		ret = put_payload(o, &a->payloads[i],
+				  &a->outer.members[a->payloads[i].member]);
+	flush(o);
+	if (ret == 0)
+		ret = o->error;
+	if (ret == 0 && (!EVP_DigestFinal_ex(o->sha, md, &md_len) ||
+			 md_len != sizeof(md)))
+		ret = -ENOMEM;
+	if (ret == 0)
+		ret = write_all(o->fd, md, sizeof(md));
+	if (close(o->fd) < 0 && ret == 0)
 		ret = -errno;
 	if (ret == 0 && rename(tmp, path) < 0)
 		ret = -errno;
@@ -315,7 +343,8 @@ int mfs_index_file_save(struct mfs_artifact *a, const char *dir)
 	else
 		prune(dir);
 out:
-	free(o.data);
+	EVP_MD_CTX_free(o->sha);
+	free(o);
 	return ret;
 }
 
@@ -486,7 +515,7 @@ int mfs_index_file_load(struct mfs_artifact *a, const char *dir, char *why,
 	char path[PATH_MAX];
 	uint8_t manifest_md[32], md[32];
 	struct loaded_payload *lp = NULL;
-	struct out key = { 0 };
+	uint8_t key[INDEX_KEY_LEN];
 	uint8_t *data = NULL;
 	struct in r;
 	size_t len = 0, n = 0;
@@ -516,9 +545,8 @@ int mfs_index_file_load(struct mfs_artifact *a, const char *dir, char *why,
 	r = (struct in){ .p = data, .left = len - 32 };
 	if (manifest_digest(a, manifest_md) < 0)
 		goto out;
-	put_key(&key, a, manifest_md);
-	if (key.failed || !take(&r, key.len) ||
-	    memcmp(data, key.data, key.len) != 0) {
+	encode_key(a, manifest_md, key);
+	if (!take(&r, sizeof(key)) || memcmp(data, key, sizeof(key)) != 0) {
 		snprintf(why, whylen, "%s: stale (made for another artifact "
 			 "or another format)", path);
 		goto out;
@@ -568,7 +596,6 @@ int mfs_index_file_load(struct mfs_artifact *a, const char *dir, char *why,
 	ret = 1;
 out:
 	loaded_destroy(lp, n);
-	free(key.data);
 	free(data);
 	return ret;
 }

@@ -33,6 +33,7 @@
  * file a restore point, never while decoding.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -207,9 +208,33 @@ static int cursor_rewind(const struct mfs_stream *s, struct mfs_cursor *c)
 		return ret;
 	c->input_pos = c->input_len = 0;
 	c->input_off = 0;
+	c->run_start = c->prefetched = 0;
 	c->pos = 0;
 	c->ended = false;
 	return 0;
+}
+
+/* Asks the kernel to start reading the compressed bytes the cursor will
+ * want next.  Only a hint: the page cache may drop them again, and a
+ * failure just leaves the reads synchronous. */
+static void cursor_prefetch(const struct mfs_stream *s, struct mfs_cursor *c)
+{
+	uint64_t ahead = c->input_off - c->run_start, end;
+
+	if (ahead > STREAM_PREFETCH)
+		ahead = STREAM_PREFETCH;
+	end = c->input_off + ahead < s->size ? c->input_off + ahead : s->size;
+	if (c->prefetched < c->input_off)
+		c->prefetched = c->input_off;
+	if (end <= c->prefetched)
+		return;
+	/* Once at full distance, in steps rather than at every refill. */
+	if (ahead == STREAM_PREFETCH && end < s->size &&
+	    end - c->prefetched < STREAM_PREFETCH_STEP)
+		return;
+	(void)posix_fadvise(s->fd, (off_t)(s->offset + c->prefetched),
+			    (off_t)(end - c->prefetched), POSIX_FADV_WILLNEED);
+	c->prefetched = end;
 }
 
 /* Reads more compressed input after what the window still holds. */
@@ -226,6 +251,7 @@ static int cursor_refill(const struct mfs_stream *s, struct mfs_cursor *c)
 	c->input_len = kept;
 	if (want == 0)
 		return -EIO;	/* a full window and still no progress */
+	cursor_prefetch(s, c);
 	n = mfs_pread_full(s->fd, c->input + kept, want,
 			   s->offset + c->input_off);
 	if (n < 0)
@@ -476,70 +502,73 @@ int mfs_cursor_restore(struct mfs_stream *s, struct mfs_cursor *c)
 		ret = s->ops->restart(c->decoder, s->index, c->restore_in);
 	if (ret < 0)
 		return ret;
-	c->input_off = c->restore_in;
+	c->input_off = c->run_start = c->prefetched = c->restore_in;
 	c->pos = c->restore_out;
 	return 0;
 }
 
-/* Takes the idle cursor best placed for off, waiting while all are busy.
- * Called with the lock held. */
+/* Takes the idle cursor best placed for off.  When the one to use is
+ * busy (or all are), waits until a cursor is returned and returns NULL,
+ * for the caller to look at what is there now.  Called with the lock
+ * held. */
 static struct mfs_cursor *cursor_take(struct mfs_stream *s, uint64_t off,
 				      size_t len)
 {
-	for (;;) {
-		struct mfs_cursor *best = NULL, *oldest = NULL, *ahead = NULL;
-		uint64_t checkpoint;
+	struct mfs_cursor *best = NULL, *oldest = NULL, *ahead = NULL;
+	uint64_t checkpoint;
 
-		for (size_t i = 0; i < STREAM_CURSORS; i++) {
-			struct mfs_cursor *c = &s->cursors[i];
+	for (size_t i = 0; i < STREAM_CURSORS; i++) {
+		struct mfs_cursor *c = &s->cursors[i];
 
-			if (c->busy) {
-				/* Will it soon hold off, or stop just below? */
-				uint64_t low = c->start > STREAM_HISTORY ?
-					       c->start - STREAM_HISTORY : 0;
-				if (low <= off &&
-				    off <= c->target + STREAM_FOLLOW_GAP &&
-				    (!ahead || c->target > ahead->target))
-					ahead = c;
-				continue;
-			}
-			if (c->decoder && c->pos != UINT64_MAX &&
-			    c->epoch == s->epoch &&
-			    off >= c->pos - c->history_len &&
-			    (off < c->pos || !c->ended) &&
-			    (!best || c->pos > best->pos))
-				best = c;
-			if (!oldest || c->last_used < oldest->last_used)
-				oldest = c;
-		}
-		checkpoint = mfs_checkpoints_floor(&s->checkpoints, off);
-		/* A busy cursor that will cover off, or stop just below it,
-		 * is worth waiting for unless an idle one or a checkpoint
-		 * serves as well. */
-		if (ahead && ahead->target >= checkpoint &&
-		    (!best || (best->pos <= off && ahead->target > best->pos))) {
-			pthread_cond_wait(&s->cursor_returned, &s->lock);
+		if (c->busy) {
+			/* Will it soon hold off, or stop just below? */
+			uint64_t low = c->start > STREAM_HISTORY ?
+				       c->start - STREAM_HISTORY : 0;
+			if (low <= off &&
+			    off <= c->target + STREAM_FOLLOW_GAP &&
+			    (!ahead || c->target > ahead->target))
+				ahead = c;
 			continue;
 		}
-		/* A checkpoint nearer than every cursor: resume from it. */
-		if (checkpoint && oldest &&
-		    (!best || (best->pos <= off && best->pos < checkpoint)) &&
-		    mfs_cursor_prepare_restore(s, oldest, off) == 0)
-			best = oldest;
-		if (!best && oldest) {
-			/* Rewound outside the lock by the caller. */
-			oldest->pos = UINT64_MAX;
-			best = oldest;
-		}
-		if (best) {
-			best->epoch = s->epoch;
-			best->busy = true;
-			best->start = best->pos == UINT64_MAX ? 0 : best->pos;
-			best->target = off + len;
-			return best;
-		}
-		pthread_cond_wait(&s->cursor_returned, &s->lock);
+		if (c->decoder && c->pos != UINT64_MAX &&
+		    c->epoch == s->epoch &&
+		    off >= c->pos - c->history_len &&
+		    (off < c->pos || !c->ended) &&
+		    (!best || c->pos > best->pos))
+			best = c;
+		if (!oldest || c->last_used < oldest->last_used)
+			oldest = c;
 	}
+	checkpoint = mfs_checkpoints_floor(&s->checkpoints, off);
+	/* A busy cursor that will cover off, or stop just below it, is worth
+	 * waiting for unless an idle one or a checkpoint serves as well (a
+	 * checkpoint past where it stops, by more than an out-of-order
+	 * request's gap). */
+	if (ahead && (ahead->target >= checkpoint ||
+		      off - ahead->target <= STREAM_CONTINUE_GAP) &&
+	    (!best || (best->pos <= off && ahead->target > best->pos))) {
+		pthread_cond_wait(&s->cursor_returned, &s->lock);
+		return NULL;
+	}
+	/* A checkpoint nearer than every cursor: resume from it. */
+	if (checkpoint && oldest &&
+	    (!best || (best->pos <= off && best->pos < checkpoint)) &&
+	    mfs_cursor_prepare_restore(s, oldest, off) == 0)
+		best = oldest;
+	if (!best && oldest) {
+		/* Rewound outside the lock by the caller. */
+		oldest->pos = UINT64_MAX;
+		best = oldest;
+	}
+	if (best) {
+		best->epoch = s->epoch;
+		best->busy = true;
+		best->start = best->pos == UINT64_MAX ? 0 : best->pos;
+		best->target = off + len;
+		return best;
+	}
+	pthread_cond_wait(&s->cursor_returned, &s->lock);
+	return NULL;
 }
 
 static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
@@ -556,18 +585,25 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 		pthread_mutex_unlock(&s->lock);
 		return 0;
 	}
-	/* What a helper decoded ahead is copied; the rest decoded here. */
+	/* What a helper decoded ahead is copied; the rest decoded here.
+	 * After waiting for a busy cursor, the helper may have decoded it
+	 * meanwhile: look again. */
 	mfs_ahead_note(s, off, len);
-	served = mfs_ahead_serve(s, buf, len, off);
-	if (served == len ||
-	    (served && s->total >= 0 && off + served >= (uint64_t)s->total)) {
-		pthread_mutex_unlock(&s->lock);
-		return (ssize_t)served;
-	}
-	buf += served;
-	off += served;
-	len -= served;
-	c = cursor_take(s, off, len);
+	served = 0;
+	do {
+		size_t n = mfs_ahead_serve(s, buf, len, off);
+
+		served += n;
+		buf += n;
+		off += n;
+		len -= n;
+		if (len == 0 ||
+		    (served && s->total >= 0 && off >= (uint64_t)s->total)) {
+			pthread_mutex_unlock(&s->lock);
+			return (ssize_t)served;
+		}
+		c = cursor_take(s, off, len);
+	} while (!c);
 	start_pos = c->pos == UINT64_MAX ? 0 : c->pos;
 	pthread_mutex_unlock(&s->lock);
 
@@ -634,6 +670,7 @@ out:
 	}
 	c->busy = false;
 	c->last_used = ++s->clock;
+	mfs_ahead_returned(s);
 	/* Several may wait for this very cursor's new position. */
 	pthread_cond_broadcast(&s->cursor_returned);
 	pthread_mutex_unlock(&s->lock);

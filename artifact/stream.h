@@ -96,6 +96,11 @@ bool mfs_stream_index_complete(struct mfs_stream *s);
  * cursors are left alone. */
 void mfs_stream_trim(struct mfs_stream *s);
 
+/* Whether a sequential reader gets a helper decoding ahead of it on
+ * another core (on by default).  Off for a stream read once up to a cap,
+ * where decoding ahead would only decode past the cap. */
+void mfs_stream_set_decode_ahead(struct mfs_stream *s, bool on);
+
 /* Lets a stream that has no restore points (an xz stream of one block, a
  * zstd stream of one frame) keep the spans it decodes in cache, shared
  * with other streams, and serve reads from there.  The cache must outlive

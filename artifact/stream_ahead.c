@@ -15,6 +15,15 @@
  * machine is busy; then a reader that reaches a stretch still being
  * decoded does not wait but decodes it itself, and the helper drops it.
  *
+ * Where no restore point lies ahead (a first read of a gzip stream, an xz
+ * or zstd stream of one block or frame), there is only one decoder to
+ * run, the reader's own cursor at the frontier.  The helper then borrows
+ * that cursor while it is idle and runs it ahead into the slots, a chunk
+ * at a time; readers copy from the slots (waiting for a chunk still being
+ * decoded, which is also what they would wait for without a helper).  The
+ * decoding then goes on on one core while the copies to the kernel and
+ * the reader go on on the other.
+ *
  * Memory stays bounded: AHEAD_SLOTS buffers of at most AHEAD_MAX bytes
  * (longer stretches are left to the reader) and one decoder, held only
  * while a reader is sequential.  The helper quits after AHEAD_IDLE_SEC
@@ -31,18 +40,25 @@
 
 #include "artifact/stream_i.h"
 
-#define AHEAD_SLOTS	4
+#define AHEAD_SLOTS	6
 #define AHEAD_MAX	(4 * 1024 * 1024)
 /* Sequential bytes before the helper starts: a few requests in order. */
 #define AHEAD_STREAK	(1024 * 1024)
-/* A request this close to the last one's end still counts as in order:
- * the kernel's readahead sends one reader's requests slightly out of
- * order. */
-#define AHEAD_SLACK	(1024 * 1024)
+/* A request this close to the furthest one's end still counts as in
+ * order: the kernel's readahead sends one reader's requests (up to 1 MiB
+ * each) in parallel, and threads take them up out of order. */
+#define AHEAD_SLACK	(4 * 1024 * 1024)
+/* A slot the reader has passed by this much may be refilled: until then
+ * requests still in flight may want it.  A frontier cursor runs at most
+ * AHEAD_LEAD past the reader, so the other slots hold what is behind. */
+#define AHEAD_KEEP	(3 * 1024 * 1024)
+#define AHEAD_LEAD	(2 * 1024 * 1024)
 #define AHEAD_IDLE_SEC	1
 /* The helper looks up between chunks of this size whether its stretch is
  * still wanted. */
 #define AHEAD_CHUNK	(256 * 1024)
+/* What the helper decodes with a borrowed frontier cursor per slot. */
+#define AHEAD_FRONTIER	(1024 * 1024)
 /* The helper's niceness: about a tenth of a normal thread's share of a
  * busy CPU. */
 #define AHEAD_NICE	10
@@ -58,6 +74,10 @@ struct slot {
 	uint64_t start, end;	/* the stretch it holds (not FREE) */
 	uint64_t epoch;		/* s->epoch of the restore point it used */
 	bool abandoned;		/* FILLING, but a reader got there first */
+	struct mfs_cursor *frontier;	/* FILLING with this borrowed reader
+					 * cursor; NULL for a stretch */
+	bool shared;		/* decoded by a reader cursor: counted in
+				 * stats.decoded, not again when served */
 	uint8_t *buf;
 	size_t capacity;
 	unsigned pins;		/* readers copying from it now */
@@ -75,6 +95,8 @@ struct mfs_ahead {
 	uint64_t streak;	/* bytes it has read in order */
 	struct slot slots[AHEAD_SLOTS];
 	struct mfs_cursor cursor;
+	struct slot *claimed;	/* a frontier chunk claimed for the helper
+				 * by a reader returning its cursor */
 	uint64_t memory;	/* what slots and cursor hold, as of the
 				 * helper's last fill */
 };
@@ -122,9 +144,19 @@ static struct slot *slot_holding(struct mfs_ahead *a, uint64_t start)
 	return NULL;
 }
 
+static bool slot_overlapping(const struct mfs_ahead *a, uint64_t start,
+			     uint64_t end)
+{
+	for (size_t i = 0; i < AHEAD_SLOTS; i++)
+		if (a->slots[i].state != SLOT_FREE &&
+		    a->slots[i].start < end && start < a->slots[i].end)
+			return true;
+	return false;
+}
+
 /* A slot to fill with the stretch at start: a free one, else a ready one
- * the reader has passed, else one further ahead than start (left from
- * before the reader jumped back). */
+ * the reader has passed (by AHEAD_KEEP), else one further ahead than
+ * start (left from before the reader jumped back). */
 static struct slot *slot_spare(struct mfs_ahead *a, uint64_t start)
 {
 	struct slot *passed = NULL, *beyond = NULL;
@@ -136,12 +168,74 @@ static struct slot *slot_spare(struct mfs_ahead *a, uint64_t start)
 			return sl;
 		if (sl->state != SLOT_READY || sl->pins)
 			continue;
-		if (sl->end <= a->reader && (!passed || sl->end < passed->end))
+		if (sl->end + AHEAD_KEEP <= a->reader &&
+		    (!passed || sl->end < passed->end))
 			passed = sl;
 		if (sl->start > start && (!beyond || sl->start > beyond->start))
 			beyond = sl;
 	}
 	return passed ? passed : beyond;
+}
+
+/* The idle reader cursor at the frontier of the reader's requests, when
+ * no restore point lies past it (else the stretches keep two decoders
+ * busy); NULL when there is none.  Called with the lock held. */
+static struct mfs_cursor *frontier_cursor(struct mfs_stream *s)
+{
+	const struct mfs_ahead *a = s->ahead;
+	const struct mfs_checkpoints *cp = &s->checkpoints;
+	uint64_t reach = a->reader + AHEAD_LEAD;
+	struct mfs_cursor *best = NULL;
+
+	for (size_t i = 0; i < STREAM_CURSORS; i++) {
+		struct mfs_cursor *c = &s->cursors[i];
+
+		if (c->busy || !c->decoder || c->pos == UINT64_MAX ||
+		    c->ended || c->epoch != s->epoch)
+			continue;
+		if (c->pos + AHEAD_SLACK < a->reader || c->pos >= reach)
+			continue;
+		if (!best || c->pos > best->pos)
+			best = c;
+	}
+	if (best && cp->count && cp->items[cp->count - 1].out > best->pos)
+		return NULL;
+	return best;
+}
+
+/* Claims the frontier cursor and a slot for its next chunk; NULL when
+ * there is nothing to do.  Called with the lock held. */
+static struct slot *frontier_pick(struct mfs_stream *s)
+{
+	struct mfs_ahead *a = s->ahead;
+	struct mfs_cursor *c = frontier_cursor(s);
+	uint64_t end;
+	struct slot *sl;
+
+	if (!c)
+		return NULL;
+	end = c->pos + AHEAD_FRONTIER;
+	if (s->total >= 0 && end > (uint64_t)s->total)
+		end = (uint64_t)s->total;
+	if (end <= c->pos || slot_overlapping(a, c->pos, end))
+		return NULL;
+	sl = slot_spare(a, c->pos);
+	if (!sl)
+		return NULL;
+	/* Taken as cursor_take() takes it: a request for what it is about
+	 * to decode waits for it instead of starting another decoder. */
+	c->busy = true;
+	c->start = c->pos;
+	c->target = end;
+	c->last_used = ++s->clock;
+	sl->state = SLOT_FILLING;
+	sl->abandoned = false;
+	sl->frontier = c;
+	sl->shared = true;
+	sl->start = c->pos;
+	sl->end = end;
+	sl->epoch = s->epoch;
+	return sl;
 }
 
 /* Picks the next stretch for the helper and claims a slot for it; NULL
@@ -153,6 +247,11 @@ static struct slot *ahead_pick(struct mfs_stream *s)
 	uint64_t start, end, prev_start, prev_end;
 	struct slot *sl;
 
+	if (a->claimed) {
+		sl = a->claimed;
+		a->claimed = NULL;
+		return sl;
+	}
 	if (a->stop || a->disabled || a->streak < AHEAD_STREAK)
 		return NULL;
 	/* Stretches decoded from restore points since found wrong. */
@@ -164,7 +263,7 @@ static struct slot *ahead_pick(struct mfs_stream *s)
 	 * those after, every other one, within reach of the slots. */
 	for (long j = mine + 2; j <= mine + 2 * AHEAD_SLOTS; j++) {
 		if (!stretch(s, (size_t)j, &start, &end) ||
-		    slot_holding(a, start))
+		    slot_holding(a, start) || slot_overlapping(a, start, end))
 			continue;
 		if (stretch(s, (size_t)(j - 1), &prev_start, &prev_end) &&
 		    slot_holding(a, prev_start))
@@ -174,12 +273,14 @@ static struct slot *ahead_pick(struct mfs_stream *s)
 			return NULL;
 		sl->state = SLOT_FILLING;
 		sl->abandoned = false;
+		sl->frontier = NULL;
+		sl->shared = false;
 		sl->start = start;
 		sl->end = end;
 		sl->epoch = s->epoch;
 		return sl;
 	}
-	return NULL;
+	return frontier_pick(s);
 }
 
 /* Decodes the slot's stretch with the helper's cursor, outside the lock.
@@ -187,9 +288,9 @@ static struct slot *ahead_pick(struct mfs_stream *s)
 static ssize_t ahead_fill(struct mfs_stream *s, struct slot *sl)
 {
 	struct mfs_ahead *a = s->ahead;
-	struct mfs_cursor *c = &a->cursor;
+	struct mfs_cursor *c = sl->frontier ? sl->frontier : &a->cursor;
 	size_t len = (size_t)(sl->end - sl->start), done = 0;
-	int ret;
+	int ret = 0;
 
 	if (sl->capacity < len) {
 		uint8_t *buf = realloc(sl->buf, len);
@@ -199,6 +300,8 @@ static ssize_t ahead_fill(struct mfs_stream *s, struct slot *sl)
 		sl->buf = buf;
 		sl->capacity = len;
 	}
+	if (sl->frontier)	/* already where the stretch starts */
+		goto decode;
 	pthread_mutex_lock(&s->lock);
 	ret = mfs_cursor_prepare_restore(s, c, sl->start);
 	pthread_mutex_unlock(&s->lock);
@@ -209,6 +312,7 @@ static ssize_t ahead_fill(struct mfs_stream *s, struct slot *sl)
 	c->restore = false;
 	if (ret < 0)
 		return ret;
+decode:
 	while (done < len) {
 		size_t step = len - done < AHEAD_CHUNK ? len - done :
 							 AHEAD_CHUNK;
@@ -223,10 +327,31 @@ static ssize_t ahead_fill(struct mfs_stream *s, struct slot *sl)
 		pthread_mutex_lock(&s->lock);
 		wanted = !sl->abandoned && !a->stop;
 		pthread_mutex_unlock(&s->lock);
-		if (!wanted)
-			return -ECANCELED;
+		if (!wanted)	/* what a borrowed cursor made is good */
+			return sl->frontier ? (ssize_t)done : -ECANCELED;
 	}
 	return (ssize_t)done;
+}
+
+/* Gives the borrowed cursor back after filling sl, as a reader returns
+ * one (stream.c).  Called with the lock held. */
+static void frontier_return(struct mfs_stream *s, struct slot *sl, ssize_t n)
+{
+	struct mfs_cursor *c = sl->frontier;
+
+	if (n > 0)
+		s->stats.decoded += (uint64_t)n;
+	if (n < 0 && n != -ECANCELED) {
+		/* A failed decoder is in no known state. */
+		c->pos = UINT64_MAX;
+		c->ended = false;
+	} else if (c->ended) {
+		s->total = (int64_t)c->pos;
+	}
+	c->busy = false;
+	c->last_used = ++s->clock;
+	sl->frontier = NULL;
+	pthread_cond_broadcast(&s->cursor_returned);
 }
 
 static void *ahead_main(void *arg)
@@ -258,6 +383,8 @@ static void *ahead_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 		n = ahead_fill(s, sl);
 		pthread_mutex_lock(&s->lock);
+		if (sl->frontier)
+			frontier_return(s, sl, n);
 		a->memory = STREAM_INPUT_SIZE + STREAM_DISCARD_SIZE +
 			    s->ops->state_size;
 		for (size_t i = 0; i < AHEAD_SLOTS; i++)
@@ -286,10 +413,9 @@ void mfs_ahead_note(struct mfs_stream *s, uint64_t off, size_t len)
 	struct mfs_ahead *a = s->ahead;
 	const struct mfs_checkpoints *cp = &s->checkpoints;
 
+	if (s->no_ahead)
+		return;
 	if (!a) {
-		/* Only worth its memory once there are points to go by. */
-		if (cp->count == 0 || cp->items[cp->count - 1].out <= off)
-			return;
 		a = calloc(1, sizeof(*a));
 		if (!a)
 			return;
@@ -313,7 +439,8 @@ void mfs_ahead_note(struct mfs_stream *s, uint64_t off, size_t len)
 		return;
 	}
 	/* Nothing ahead to decode: no thread. */
-	if (cp->count == 0 || cp->items[cp->count - 1].out <= a->reader)
+	if ((cp->count == 0 || cp->items[cp->count - 1].out <= a->reader) &&
+	    !frontier_cursor(s))
 		return;
 	if (a->started) {
 		/* It quit on its own: it no longer needs the lock. */
@@ -327,6 +454,21 @@ void mfs_ahead_note(struct mfs_stream *s, uint64_t off, size_t len)
 		return;
 	}
 	a->started = true;
+}
+
+void mfs_ahead_returned(struct mfs_stream *s)
+{
+	struct mfs_ahead *a = s->ahead;
+
+	/* The reader's next request is usually on its way already and would
+	 * take the cursor back before the helper got the lock: claim the
+	 * next chunk for the helper now. */
+	if (!a || !a->running || a->stop || a->disabled || a->claimed ||
+	    a->streak < AHEAD_STREAK)
+		return;
+	a->claimed = frontier_pick(s);
+	if (a->claimed)
+		pthread_cond_signal(&a->wake);
 }
 
 size_t mfs_ahead_serve(struct mfs_stream *s, uint8_t *buf, size_t len,
@@ -348,9 +490,15 @@ size_t mfs_ahead_serve(struct mfs_stream *s, uint8_t *buf, size_t len,
 		}
 		if (!sl)
 			break;
-		/* Still being decoded: the helper is behind (the machine is
-		 * busy), so the reader decodes it instead, and the helper
-		 * drops it. */
+		/* Being decoded by the frontier cursor: nothing else could
+		 * decode it sooner. */
+		if (sl->state == SLOT_FILLING && sl->frontier) {
+			pthread_cond_wait(&a->changed, &s->lock);
+			continue;
+		}
+		/* A stretch still being decoded: the helper is behind (the
+		 * machine is busy), so the reader decodes it instead, and
+		 * the helper drops it. */
 		if (sl->state == SLOT_FILLING) {
 			sl->abandoned = true;
 			break;
@@ -362,7 +510,8 @@ size_t mfs_ahead_serve(struct mfs_stream *s, uint8_t *buf, size_t len,
 		memcpy(buf + done, sl->buf + (off - sl->start), n);
 		pthread_mutex_lock(&s->lock);
 		sl->pins--;
-		s->stats.ahead_served += n;
+		if (!sl->shared)
+			s->stats.ahead_served += n;
 		done += n;
 		off += n;
 		/* The helper may want the slot, stop() its buffers. */
@@ -392,6 +541,12 @@ void mfs_ahead_stop(struct mfs_stream *s)
 		pthread_join(a->thread, NULL);
 
 	pthread_mutex_lock(&s->lock);
+	if (a->claimed) {	/* never started: give its cursor back */
+		frontier_return(s, a->claimed, 0);
+		a->claimed->state = SLOT_FREE;
+		a->claimed = NULL;
+		pthread_cond_broadcast(&a->changed);
+	}
 	for (size_t i = 0; i < AHEAD_SLOTS; i++) {
 		struct slot *sl = &a->slots[i];
 
@@ -420,6 +575,15 @@ void mfs_ahead_free(struct mfs_stream *s)
 	pthread_cond_destroy(&a->changed);
 	free(a);
 	s->ahead = NULL;
+}
+
+void mfs_stream_set_decode_ahead(struct mfs_stream *s, bool on)
+{
+	pthread_mutex_lock(&s->lock);
+	s->no_ahead = !on;
+	pthread_mutex_unlock(&s->lock);
+	if (!on)
+		mfs_ahead_stop(s);
 }
 
 uint64_t mfs_ahead_memory(const struct mfs_stream *s)

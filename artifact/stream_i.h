@@ -25,12 +25,27 @@
  * sending the others back to the start. */
 #define STREAM_FOLLOW_GAP	(8 * 1024 * 1024)
 #define STREAM_HISTORY		(2 * 1024 * 1024)
+/* A request this far past where a busy cursor will stop still waits for
+ * it, even with a restore point between: it is one sequential reader's
+ * requests arriving out of order, and a second decoder would later decode
+ * the same bytes again. */
+#define STREAM_CONTINUE_GAP	(2 * 1024 * 1024)
+/* How far ahead of a cursor its compressed input is asked for at most,
+ * so the disk reads the next bytes while the decoder works on these (a
+ * cold artifact otherwise costs disk time plus decode time, not the
+ * larger of the two), and in what steps the request moves once there.
+ * The distance grows with how far the cursor has run, so a random read
+ * does not pull megabytes it will never use. */
+#define STREAM_PREFETCH		(8 * 1024 * 1024)
+#define STREAM_PREFETCH_STEP	(2 * 1024 * 1024)
 
 struct mfs_cursor {
 	void *decoder;		/* NULL until first used */
 	uint8_t *input;		/* compressed bytes read, not yet decoded */
 	size_t input_pos, input_len;
 	uint64_t input_off;	/* range offset of the next compressed read */
+	uint64_t run_start;	/* input_off where it was last placed */
+	uint64_t prefetched;	/* range offset the disk was asked up to */
 	uint64_t pos;		/* decompressed offset of the next byte out */
 	uint64_t target;	/* while busy: where this request ends */
 	uint8_t *discard;	/* scratch for decoding up to an offset */
@@ -71,6 +86,7 @@ struct mfs_stream {
 	uint64_t epoch;
 
 	struct mfs_ahead *ahead;	/* NULL until read in order */
+	bool no_ahead;			/* mfs_stream_set_decode_ahead() */
 
 	/* Decoded spans on disk (stream_spans.c), or NULL. */
 	struct mfs_span_cache *spans;
@@ -97,7 +113,10 @@ ssize_t mfs_cursor_decode(struct mfs_stream *s, struct mfs_cursor *c,
  * len), starting or waking the helper when a reader goes sequential over
  * restore points. */
 void mfs_ahead_note(struct mfs_stream *s, uint64_t off, size_t len);
-/* With the lock held (dropped while copying): copies what the buffers
+/* With the lock held, when a reader returned a cursor: hands the next
+ * stretch of a frontier cursor to a running helper. */
+void mfs_ahead_returned(struct mfs_stream *s);
+/* With the lock held (dropped while copying or waiting): copies what the buffers
  * decoded ahead hold from off on.  Returns the count, 0 when they hold
  * nothing there yet. */
 size_t mfs_ahead_serve(struct mfs_stream *s, uint8_t *buf, size_t len,

@@ -399,6 +399,9 @@ START_TEST(test_checkpoint_random_reads)
 	open_format(1);
 	ck_assert_uint_eq(read_sequentially(plain, PLAIN_LEN, 128 * TU_KIB),
 			  PLAIN_LEN);
+	/* What the helper decoded ahead of that reader would serve these
+	 * reads from memory: drop it, and the cursors. */
+	mfs_stream_trim(s);
 	mfs_stream_stats(s, &before);
 	ck_assert_uint_eq(before.checkpoints, PLAIN_LEN / MFS_CHECKPOINT_SPAN);
 	for (int i = 0; i < 200; i++) {
@@ -729,6 +732,7 @@ START_TEST(test_restart_random_reads)
 		ck_assert_uint_eq(before.checkpoints, 0);
 		ck_assert_uint_eq(read_sequentially(plain, PLAIN_LEN,
 						    128 * TU_KIB), PLAIN_LEN);
+		mfs_stream_trim(s);	/* as in test_checkpoint_random_reads */
 		mfs_stream_stats(s, &before);
 		/* Frame ends a span apart: at every whole MiB. */
 		ck_assert_uint_eq(before.checkpoints,
@@ -992,6 +996,38 @@ START_TEST(test_ahead)
 }
 END_TEST
 
+/*
+ * A first sequential read, with no restore point ahead (gzip before any
+ * checkpoint, one xz block, one zstd frame): the helper borrows the
+ * reader's cursor and runs it ahead on another core, so the reader
+ * copies.  Every byte is still decoded once, by one decoder from the
+ * start, and comes out right.
+ */
+START_TEST(test_ahead_frontier)
+{
+	const int f = _i == 0 ? F_GZIP : _i == 1 ? 2 : 3;
+	const struct timespec pause = { 0, 2 * 1000 * 1000 };
+	struct mfs_stream_stats st;
+
+	open_format(f);
+	/* Slowly, so that the helper gets ahead whatever the machine. */
+	for (uint64_t off = 0; off < PLAIN_LEN; off += 128 * TU_KIB) {
+		check_read(plain, PLAIN_LEN, off, 128 * TU_KIB);
+		nanosleep(&pause, NULL);
+	}
+	mfs_stream_stats(s, &st);
+	ck_assert_uint_gt(st.ahead_decoded, 0);
+	ck_assert_uint_eq(st.rewinds, 1);
+	ck_assert_uint_eq(st.restores, 0);
+	ck_assert_uint_eq(st.decoded, PLAIN_LEN);
+	ck_assert_int_eq(mfs_stream_size(s), PLAIN_LEN);
+	mfs_stream_trim(s);
+	mfs_stream_stats(s, &st);
+	ck_assert_uint_eq(st.ahead_memory, 0);
+	ck_assert_uint_eq(st.cursors_allocated, 0);
+}
+END_TEST
+
 struct sequential {
 	pthread_t thread;
 	int bad;
@@ -1019,16 +1055,17 @@ static void *sequential_main(void *arg)
 }
 
 /* Sequential readers with a helper, random readers and trims, all at
- * once: every read right. */
+ * once: every read right.  The last two start with no restore point
+ * ahead, where the helper borrows the frontier cursor. */
 START_TEST(test_ahead_threads)
 {
-	const int f = _i == 0 ? F_GZIP : F_XZ_BLOCKS;
+	const int f = _i == 0 || _i == 2 ? F_GZIP : _i == 1 ? F_XZ_BLOCKS : 2;
 	struct sequential seq[3] = { 0 };
 	struct reader readers[2] = { 0 };
 	int done = 0;
 
 	open_format(f);
-	if (formats[f].points == POINTS_LEARNT)
+	if (formats[f].points == POINTS_LEARNT && _i < 2)
 		ck_assert_uint_eq(read_sequentially(plain, PLAIN_LEN,
 						    128 * TU_KIB), PLAIN_LEN);
 	for (int t = 0; t < 3; t++)
@@ -1556,7 +1593,8 @@ static Suite *stream_suite(void)
 	tcase_add_loop_test(tc, test_trim, 1, N_FORMATS);
 	tcase_add_loop_test(tc, test_trim_while_reading, 1, N_FORMATS);
 	tcase_add_loop_test(tc, test_ahead, 0, 3);
-	tcase_add_loop_test(tc, test_ahead_threads, 0, 2);
+	tcase_add_loop_test(tc, test_ahead_threads, 0, 4);
+	tcase_add_loop_test(tc, test_ahead_frontier, 0, 3);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("index");
