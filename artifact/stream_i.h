@@ -85,7 +85,7 @@ struct mfs_stream {
 	 * are not continued. */
 	uint64_t epoch;
 
-	struct mfs_ahead *ahead;	/* NULL until read in order */
+	struct mfs_ahead *ahead;	/* NULL until first read */
 	bool no_ahead;			/* mfs_stream_set_decode_ahead() */
 
 	/* Decoded spans on disk (stream_spans.c), or NULL. */
