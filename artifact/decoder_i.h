@@ -31,6 +31,10 @@ struct mfs_format_index {
 
 void mfs_format_index_free(struct mfs_format_index *index);
 
+/* The restart whose frame or block starts at range offset in, or NULL. */
+const struct mfs_restart *mfs_format_index_at(
+	const struct mfs_format_index *index, uint64_t in);
+
 /* decode() results besides a negative errno. */
 #define MFS_DECODE_OK	0	/* progress made; call again */
 #define MFS_DECODE_END	1	/* the stream ended; ignore what follows */

@@ -283,22 +283,14 @@ static int xz_restart(void *state, const struct mfs_format_index *index,
 		      uint64_t in)
 {
 	struct xz_state *x = state;
-	size_t lo = 0, hi = index ? index->count : 0;
+	const struct mfs_restart *r = mfs_format_index_at(index, in);
 
-	while (lo < hi) {	/* the block starting at in */
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (index->restarts[mid].in < in)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (!index || lo == index->count || index->restarts[lo].in != in)
+	if (!r)		/* no block starts at in */
 		return -EIO;
 	lzma_end(&x->lzma);
 	x->lzma = (lzma_stream)LZMA_STREAM_INIT;
 	x->index = index;
-	x->block = lo;
+	x->block = (size_t)(r - index->restarts);
 	x->in = in;
 	x->step = XZ_HEADER;
 	x->header_len = 0;

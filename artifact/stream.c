@@ -74,6 +74,24 @@ void mfs_format_index_free(struct mfs_format_index *index)
 	free(index);
 }
 
+const struct mfs_restart *mfs_format_index_at(
+	const struct mfs_format_index *index, uint64_t in)
+{
+	size_t lo = 0, hi = index ? index->count : 0;
+
+	while (lo < hi) {	/* the first restart at or past in */
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (index->restarts[mid].in < in)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!index || lo == index->count || index->restarts[lo].in != in)
+		return NULL;
+	return &index->restarts[lo];
+}
+
 /* Reads the format's own index and makes its restarts restore points. */
 static int index_open(struct mfs_stream *s)
 {
@@ -353,20 +371,14 @@ static uint64_t checkpoint_leave(struct mfs_stream *s,
 static bool index_agrees(const struct mfs_stream *s, uint64_t out, uint64_t in)
 {
 	const struct mfs_format_index *index = s->index;
-	size_t lo = 0, hi = index->count;
+	const struct mfs_restart *r = mfs_format_index_at(index, in);
+	uint64_t last_in = index->count ?
+			   index->restarts[index->count - 1].in : 0;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (index->restarts[mid].in < in)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < index->count && index->restarts[lo].in == in)
-		return index->restarts[lo].out == out;
+	if (r)
+		return r->out == out;
 	/* Past the last frame: the seek table itself, or the range end. */
-	return lo == index->count && out == index->total;
+	return (index->count == 0 || in > last_in) && out == index->total;
 }
 
 /* A cursor ended a frame at (out, in): checks it against a trusted index,
@@ -505,6 +517,22 @@ int mfs_cursor_restore(struct mfs_stream *s, struct mfs_cursor *c)
 	c->input_off = c->run_start = c->prefetched = c->restore_in;
 	c->pos = c->restore_out;
 	return 0;
+}
+
+void mfs_cursor_return(struct mfs_stream *s, struct mfs_cursor *c,
+		       bool failed)
+{
+	if (failed) {
+		/* A failed decoder is in no known state: start over next time. */
+		c->pos = UINT64_MAX;
+		c->ended = false;
+	} else if (c->ended) {
+		s->total = (int64_t)c->pos;
+	}
+	c->busy = false;
+	c->last_used = ++s->clock;
+	/* Several may wait for this very cursor's new position. */
+	pthread_cond_broadcast(&s->cursor_returned);
 }
 
 /* Takes the idle cursor best placed for off.  When the one to use is
@@ -661,18 +689,8 @@ out:
 	s->stats.restores += restored;
 	if (c->pos != UINT64_MAX && c->pos > start_pos)
 		s->stats.decoded += c->pos - start_pos;
-	if (ret < 0) {
-		/* A failed decoder is in no known state: start over next time. */
-		c->pos = UINT64_MAX;
-		c->ended = false;
-	} else if (c->ended) {
-		s->total = (int64_t)c->pos;
-	}
-	c->busy = false;
-	c->last_used = ++s->clock;
+	mfs_cursor_return(s, c, ret < 0);
 	mfs_ahead_returned(s);
-	/* Several may wait for this very cursor's new position. */
-	pthread_cond_broadcast(&s->cursor_returned);
 	pthread_mutex_unlock(&s->lock);
 	return ret < 0 ? ret : ret + (ssize_t)served;
 }
@@ -700,24 +718,12 @@ void mfs_stream_stats(struct mfs_stream *s, struct mfs_stream_stats *out)
 static int import_restart_ok(const void *arg, uint64_t out, uint64_t in)
 {
 	const struct mfs_stream *s = arg;
-	const struct mfs_format_index *index = s->index;
-	size_t lo = 0, hi;
+	const struct mfs_restart *r;
 
 	if (!s->ops->restart)
 		return s->ops->boundary != NULL;
-	if (!index)
-		return 0;
-	hi = index->count;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (index->restarts[mid].in < in)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < index->count && index->restarts[lo].in == in &&
-	       index->restarts[lo].out == out;
+	r = mfs_format_index_at(s->index, in);
+	return r && r->out == out;
 }
 
 static void index_key(struct mfs_stream *s, struct mfs_stream_index_key *key)

@@ -341,17 +341,8 @@ static void frontier_return(struct mfs_stream *s, struct slot *sl, ssize_t n)
 
 	if (n > 0)
 		s->stats.decoded += (uint64_t)n;
-	if (n < 0 && n != -ECANCELED) {
-		/* A failed decoder is in no known state. */
-		c->pos = UINT64_MAX;
-		c->ended = false;
-	} else if (c->ended) {
-		s->total = (int64_t)c->pos;
-	}
-	c->busy = false;
-	c->last_used = ++s->clock;
+	mfs_cursor_return(s, c, n < 0);
 	sl->frontier = NULL;
-	pthread_cond_broadcast(&s->cursor_returned);
 }
 
 static void *ahead_main(void *arg)

@@ -104,6 +104,11 @@ int mfs_cursor_prepare_restore(struct mfs_stream *s, struct mfs_cursor *c,
 /* Puts c where its prepared restore point was taken. */
 int mfs_cursor_restore(struct mfs_stream *s, struct mfs_cursor *c);
 
+/* Gives back cursor c, taken busy, after a request (failed: its decoder
+ * is in no known state).  Called with the lock held. */
+void mfs_cursor_return(struct mfs_stream *s, struct mfs_cursor *c,
+		       bool failed);
+
 /* Decodes up to len bytes into buf, leaving restore points on the way.
  * Returns the count (0 at the end of the stream) or a negative errno. */
 ssize_t mfs_cursor_decode(struct mfs_stream *s, struct mfs_cursor *c,
