@@ -326,11 +326,17 @@ static int setup_payloads(struct mfs_artifact *a, size_t count)
 		 * small payload (a module image) is then known whole, its
 		 * duplicates hidden from the start.  A big one costs its first
 		 * header; the rest is found on demand. */
+		/* The walk reads in order, but skips the data: no helper
+		 * decoding ahead, and so no thread, which opening never
+		 * starts (the daemon forks after it, and a fork keeps no
+		 * threads). */
+		mfs_stream_set_decode_ahead(p->stream, false);
 		pthread_mutex_lock(&p->lock);
 		do
 			ret = payload_step(p);
 		while (ret == 1 && payload_next_header(p) < MFS_MOUNT_WALK_BUDGET);
 		pthread_mutex_unlock(&p->lock);
+		mfs_stream_set_decode_ahead(p->stream, true);
 		if (ret == -ENOMEM)
 			return ret;
 	}

@@ -58,6 +58,8 @@ struct mfs_payload {
 	struct mfs_digest *digests;	/* one per entry, same capacity */
 	size_t count, capacity;
 	bool walk_done;
+	bool walk_loaded;		/* entries from an index file, not yet
+					 * read again from the tar (pass.c) */
 	int walk_error;			/* negative errno, or 0 */
 	char walk_message[MFS_ERR_LEN];	/* why the walk broke off */
 
@@ -107,8 +109,9 @@ struct mfs_artifact {
 	char *index_dir;		/* where the pass saves its index */
 };
 
-/* Opens and indexes path.  Returns 0, or a negative errno with a one-line
- * reason (without the file name) in err. */
+/* Opens and indexes path.  Starts no thread, so a caller may fork after
+ * it.  Returns 0, or a negative errno with a one-line reason (without the
+ * file name) in err. */
 int mfs_artifact_open(const char *path, struct mfs_artifact **out,
 		      char *err, size_t errlen);
 

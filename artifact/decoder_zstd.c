@@ -2,10 +2,12 @@
  * zstd through libzstd's streaming API; several frames decode as one.
  *
  * Every frame is independent, so a fresh decoder can start at any frame
- * start: the stream records frame ends as cursors pass them, and when the
+ * start: the stream records frame ends as cursors pass them.  When the
  * range ends with a seek table (zstd's seekable format: a skippable frame
- * listing every frame's compressed and decompressed size) it learns all
- * of them when it is opened.
+ * listing every frame's compressed and decompressed size), the stream
+ * checks every frame end against it, but does not resume at a frame it
+ * lists before decoding has reached it: a listed "frame" may hide inside
+ * a skippable frame, whose bytes decoding in order never produces.
  */
 #include <errno.h>
 #include <stdlib.h>

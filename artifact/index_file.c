@@ -501,6 +501,7 @@ static int install(struct mfs_payload *p, struct loaded_payload *lp)
 	lp->entries = NULL;
 	lp->count = 0;
 	p->walk_done = true;
+	p->walk_loaded = true;
 	p->walk_error = 0;
 	mfs_inner_close(p->walker);
 	p->walker = NULL;

@@ -17,14 +17,15 @@
  * - gzip: any cursor that passes a checkpoint offset saves its decoder
  *   state there;
  * - zstd: any cursor that ends a frame a span past the last restart notes
- *   where the next frame starts; a seek table at the end of the range
- *   (zstd's seekable format) gives every frame start at open;
+ *   where the next frame starts;
  * - xz: the index at the end of the range gives every block start at
  *   open, when there are several.
  *
  * What the format's own index claims is checked against the range when
- * it is read, and for zstd against every frame end a cursor decodes: a
- * table that disagrees is dropped, and so are the cursors it placed.
+ * it is read.  A zstd seek table (the seekable format) is not used to
+ * restore from, only checked against every frame end a cursor decodes:
+ * its frame starts are not confirmed until something decodes up to them
+ * in order (see index_open()).
  *
  * The restore points and the size can be exported and imported again on
  * a later open (stream_index_i.h), and a sequential reader over restore
@@ -100,6 +101,16 @@ static int index_open(struct mfs_stream *s)
 
 	if (ret < 0 || !index)
 		return ret;
+	s->index = index;
+	s->index_trusted = true;
+	/* A zstd seek table is only a claim: a restart it names may lie
+	 * inside a skippable frame, where a hidden frame would serve bytes
+	 * that decoding in order (what the manifest's checksums cover) never
+	 * produces.  Its restarts are taken only as cursors decoding in
+	 * order confirm them (restart_seen()).  An xz index is safe to use
+	 * at once: a block decoder checks each block's sizes against it. */
+	if (s->ops->boundary)
+		return 0;
 	for (size_t k = 0; k < index->count; k++) {
 		const struct mfs_restart *r = &index->restarts[k];
 
@@ -112,13 +123,13 @@ static int index_open(struct mfs_stream *s)
 		ret = mfs_checkpoints_append(&s->checkpoints, r->out, r->in,
 					     NULL, 0);
 		if (ret < 0) {
+			s->index = NULL;
+			s->index_trusted = false;
 			mfs_format_index_free(index);
 			return ret;
 		}
 	}
 	mfs_checkpoints_settle(&s->checkpoints);
-	s->index = index;
-	s->index_trusted = true;
 	return 0;
 }
 
@@ -388,21 +399,15 @@ static uint64_t restart_seen(struct mfs_stream *s, uint64_t out, uint64_t in)
 	uint64_t next;
 
 	pthread_mutex_lock(&s->lock);
-	if (s->index_trusted && !index_agrees(s, out, in)) {
-		/* The table lied: forget every restore point it gave, and
-		 * every cursor placed from one; record frames as they come. */
-		s->index_trusted = false;
-		s->epoch++;
-		mfs_checkpoints_destroy(&s->checkpoints);
-		mfs_checkpoints_init(&s->checkpoints, s->ops->state_size);
-	}
-	if (s->index_trusted)
-		next = 0;
-	else if (mfs_checkpoints_insert_restart(&s->checkpoints, out, in) ||
-		 out < s->checkpoints.next)
+	if (s->index_trusted && !index_agrees(s, out, in))
+		s->index_trusted = false;	/* the table lied */
+	if (mfs_checkpoints_insert_restart(&s->checkpoints, out, in) ||
+	    out < s->checkpoints.next)
 		next = s->checkpoints.next;
 	else
 		next = out + 1;
+	if (s->index_trusted)
+		next = 0;	/* every frame end, to check the table */
 	pthread_mutex_unlock(&s->lock);
 	return next;
 }
@@ -559,7 +564,6 @@ static struct mfs_cursor *cursor_take(struct mfs_stream *s, uint64_t off,
 			continue;
 		}
 		if (c->decoder && c->pos != UINT64_MAX &&
-		    c->epoch == s->epoch &&
 		    off >= c->pos - c->history_len &&
 		    (off < c->pos || !c->ended) &&
 		    (!best || c->pos > best->pos))
@@ -589,7 +593,6 @@ static struct mfs_cursor *cursor_take(struct mfs_stream *s, uint64_t off,
 		best = oldest;
 	}
 	if (best) {
-		best->epoch = s->epoch;
 		best->busy = true;
 		best->start = best->pos == UINT64_MAX ? 0 : best->pos;
 		best->target = off + len;

@@ -25,8 +25,8 @@ struct mfs_stream;
 
 /* Opens the range [offset, offset + size) of fd, which must stay open
  * for the life of the stream.  The compression is detected from the
- * range's first bytes; an xz index or a zstd seek table at the end of the
- * range is read for its restore points.  Returns 0 or a negative errno. */
+ * range's first bytes; an xz index at the end of the range is read for
+ * its restore points (a zstd seek table only to check frames against).  Returns 0 or a negative errno. */
 int mfs_stream_open(int fd, uint64_t offset, uint64_t size,
 		    struct mfs_stream **out);
 

@@ -72,7 +72,6 @@ enum slot_state {
 struct slot {
 	enum slot_state state;
 	uint64_t start, end;	/* the stretch it holds (not FREE) */
-	uint64_t epoch;		/* s->epoch of the restore point it used */
 	bool abandoned;		/* FILLING, but a reader got there first */
 	struct mfs_cursor *frontier;	/* FILLING with this borrowed reader
 					 * cursor; NULL for a stretch */
@@ -191,7 +190,7 @@ static struct mfs_cursor *frontier_cursor(struct mfs_stream *s)
 		struct mfs_cursor *c = &s->cursors[i];
 
 		if (c->busy || !c->decoder || c->pos == UINT64_MAX ||
-		    c->ended || c->epoch != s->epoch)
+		    c->ended)
 			continue;
 		if (c->pos + AHEAD_SLACK < a->reader || c->pos >= reach)
 			continue;
@@ -234,7 +233,6 @@ static struct slot *frontier_pick(struct mfs_stream *s)
 	sl->shared = true;
 	sl->start = c->pos;
 	sl->end = end;
-	sl->epoch = s->epoch;
 	return sl;
 }
 
@@ -254,11 +252,6 @@ static struct slot *ahead_pick(struct mfs_stream *s)
 	}
 	if (a->stop || a->disabled || a->streak < AHEAD_STREAK)
 		return NULL;
-	/* Stretches decoded from restore points since found wrong. */
-	for (size_t i = 0; i < AHEAD_SLOTS; i++)
-		if (a->slots[i].state == SLOT_READY && !a->slots[i].pins &&
-		    a->slots[i].epoch != s->epoch)
-			a->slots[i].state = SLOT_FREE;
 	/* The reader's stretch and the one after are the reader's; of
 	 * those after, every other one, within reach of the slots. */
 	for (long j = mine + 2; j <= mine + 2 * AHEAD_SLOTS; j++) {
@@ -277,7 +270,6 @@ static struct slot *ahead_pick(struct mfs_stream *s)
 		sl->shared = false;
 		sl->start = start;
 		sl->end = end;
-		sl->epoch = s->epoch;
 		return sl;
 	}
 	return frontier_pick(s);
@@ -380,7 +372,7 @@ static void *ahead_main(void *arg)
 			    s->ops->state_size;
 		for (size_t i = 0; i < AHEAD_SLOTS; i++)
 			a->memory += a->slots[i].capacity;
-		if (n > 0 && sl->epoch == s->epoch) {
+		if (n > 0) {
 			sl->state = SLOT_READY;
 			sl->end = sl->start + (uint64_t)n;
 			s->stats.ahead_decoded += (uint64_t)n;
@@ -476,7 +468,7 @@ size_t mfs_ahead_serve(struct mfs_stream *s, uint8_t *buf, size_t len,
 			struct slot *t = &a->slots[i];
 
 			if (t->state != SLOT_FREE && t->start <= off &&
-			    off < t->end && t->epoch == s->epoch)
+			    off < t->end)
 				sl = t;
 		}
 		if (!sl)

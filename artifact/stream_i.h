@@ -56,7 +56,6 @@ struct mfs_cursor {
 	bool restore;		/* taken to resume from the point below */
 	bool restart;		/* ... which is a restart, not a checkpoint */
 	uint64_t restore_out, restore_in;
-	uint64_t epoch;		/* s->epoch when it was placed */
 	bool ended;
 	bool busy;
 	bool helper;		/* stream_ahead.c's own: keeps no history */
@@ -81,9 +80,6 @@ struct mfs_stream {
 	 * whether it still agrees with what cursors decode. */
 	struct mfs_format_index *index;
 	bool index_trusted;
-	/* Bumped when restore points turn out wrong: cursors placed before
-	 * are not continued. */
-	uint64_t epoch;
 
 	struct mfs_ahead *ahead;	/* NULL until first read */
 	bool no_ahead;			/* mfs_stream_set_decode_ahead() */

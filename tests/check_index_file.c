@@ -20,6 +20,7 @@
 #include "artifact/artifact.h"
 #include "artifact/index_file.h"
 #include "artifact/pass.h"
+#include "artifact/verify.h"
 #include "testutil.h"
 
 /* Beyond the open-time walk (MFS_MOUNT_WALK_BUDGET), so only a loaded
@@ -52,7 +53,15 @@ static void make_fixtures(void)
 		   ">/dev/null && "
 		   "mender-artifact write module-image -n m "
 		   "-t dev -T my-module -f file0.bin -f file1.bin -f file2.bin "
-		   "-f file3.bin -f file4.bin -o module.mender >/dev/null");
+		   "-f file3.bin -f file4.bin -o module.mender >/dev/null && "
+		   "mender-artifact write module-image -n m --compression none "
+		   "-t dev -T my-module -f image.bin -f file4.bin "
+		   "-o plain.mender >/dev/null && "
+		   "mkdir many && for i in $(seq 40); do "
+		   "head -c 400000 image.bin > many/f$i; done && "
+		   "mender-artifact write module-image -n m -t dev -T my-module "
+		   "$(for i in $(seq 40); do printf -- '-f many/f%%s ' $i; done) "
+		   "-o many.mender >/dev/null");
 }
 
 static void remove_fixtures(void)
@@ -340,6 +349,98 @@ START_TEST(test_stale_not_loaded)
 }
 END_TEST
 
+static enum mfs_status verify_status(struct mfs_artifact *a)
+{
+	struct mfs_verification v;
+	enum mfs_status status;
+
+	ck_assert_int_eq(mfs_verify_artifact(a, NULL, 0, &v), 0);
+	status = v.status;
+	mfs_verification_destroy(&v);
+	return status;
+}
+
+/*
+ * An index is keyed by the artifact's size, mtime and manifest, which a
+ * rewrite can keep: here a payload file renamed in the (uncompressed)
+ * payload tar, its header checksum mended, the mtime put back.  (It lies
+ * behind a file larger than the open-time walk, which would otherwise
+ * see the change and refuse the index.)  The index
+ * still loads and serves reads, but verification reads the tar's headers
+ * again and calls the artifact malformed (the tar is not what the index
+ * says); without the index the renamed file is missing and unlisted.
+ */
+START_TEST(test_loaded_entries_rechecked)
+{
+	char *idx = index_dir("idx-recheck");
+	struct mfs_artifact *a;
+	char why[MFS_ERR_LEN];
+
+	tu_sh(dir, "cp -p plain.mender twin.mender");
+	save_index("twin.mender", idx);
+	/* Untouched, it verifies (as unsigned) from the loaded table. */
+	a = open_artifact("twin.mender");
+	ck_assert_int_eq(mfs_index_file_load(a, idx, why, sizeof(why)), 1);
+	ck_assert_int_eq(verify_status(a), MFS_STATUS_UNSIGNED);
+	mfs_artifact_close(a);
+
+	tu_sh(dir, "python3 - twin.mender <<'EOF'\n"
+		   "import os, sys\n"
+		   "path = sys.argv[1]\n"
+		   "st = os.stat(path)\n"
+		   "data = bytearray(open(path, 'rb').read())\n"
+		   "at = data.index(b'file4.bin\\0')\n"
+		   "assert at %% 512 == 0\n"
+		   "data[at:at + 9] = b'file5.bin'\n"
+		   "block = data[at:at + 512]\n"
+		   "block[148:156] = b' ' * 8\n"
+		   "data[at + 148:at + 156] = b'%%06o\\0 ' %% sum(block)\n"
+		   "open(path, 'r+b').write(data)\n"
+		   "os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))\n"
+		   "EOF");
+	a = open_artifact("twin.mender");
+	ck_assert_msg(mfs_index_file_load(a, idx, why, sizeof(why)) == 1,
+		      "%s", why);
+	ck_assert_int_eq(verify_status(a), MFS_STATUS_MALFORMED);
+	ck_assert_int_lt(a->payloads[0].walk_error, 0);
+	mfs_artifact_close(a);
+	a = open_artifact("twin.mender");
+	ck_assert_int_eq(verify_status(a), MFS_STATUS_CHECKSUM_MISMATCH);
+	mfs_artifact_close(a);
+	free(idx);
+}
+END_TEST
+
+static int thread_count(void)
+{
+	char line[256];
+	int n = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* Opening walks a module's payload of 40 files in order, 16 MB of it,
+ * yet starts no thread (no helper decoding ahead): the daemon forks
+ * after opening, and a thread would not survive the fork while its state
+ * said it runs. */
+START_TEST(test_open_starts_no_thread)
+{
+	int before = thread_count();
+	struct mfs_artifact *a = open_artifact("many.mender");
+
+	ck_assert(a->payloads[0].walk_done);
+	ck_assert_uint_eq(a->payloads[0].count, 40);
+	ck_assert_int_eq(thread_count(), before);
+	mfs_artifact_close(a);
+}
+END_TEST
+
 /* The directory keeps at most MFS_INDEX_DIR_MAX_FILES index files. */
 START_TEST(test_directory_pruned)
 {
@@ -378,6 +479,8 @@ static Suite *index_file_suite(void)
 	tcase_add_test(tc, test_crafted_refused);
 	tcase_add_test(tc, test_untrusted_refused);
 	tcase_add_test(tc, test_stale_not_loaded);
+	tcase_add_test(tc, test_loaded_entries_rechecked);
+	tcase_add_test(tc, test_open_starts_no_thread);
 	tcase_add_test(tc, test_directory_pruned);
 	suite_add_tcase(s, tc);
 	return s;
