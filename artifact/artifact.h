@@ -68,6 +68,7 @@ struct mfs_payload {
 
 	/* The pass: walks to the end and hashes every entry (pass.h). */
 	enum mfs_pass_state pass_state;
+	atomic_int pass_waiters;	/* users waiting for it to finish */
 	pthread_cond_t pass_changed;	/* state or digests moved on */
 	int pass_error;			/* -EIO: data corrupt at... */
 	size_t pass_error_entry;	/* ...this entry; 0 error: none */

@@ -33,6 +33,9 @@
  * the checkpoint budget), low enough to read whole. */
 #define INDEX_MAX_SIZE		(256u * 1024 * 1024)
 #define INDEX_SUFFIX		".idx"
+/* The least an entry takes: name length, a one-byte name, offset, size,
+ * mode, mtime, header offset. */
+#define INDEX_ENTRY_MIN		(4 + 1 + 8 + 8 + 4 + 8 + 8)
 
 /* The file being written, through a small buffer, hashed as it goes:
  * an index holds every restore point, so it is not built in memory
@@ -379,8 +382,8 @@ static int parse_payload(struct in *r, const struct mfs_entry *member,
 		return -EINVAL;
 	}
 	count = get_u32(r);
-	/* Each entry takes at least 44 bytes of the file. */
-	if (r->bad || count > MFS_PAYLOAD_MAX_ENTRIES || count > r->left / 44) {
+	if (r->bad || count > MFS_PAYLOAD_MAX_ENTRIES ||
+	    count > r->left / INDEX_ENTRY_MIN) {
 		snprintf(why, whylen, "bad entry count");
 		return -EINVAL;
 	}

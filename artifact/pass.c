@@ -49,12 +49,14 @@ void mfs_payload_note_read(struct mfs_payload *p)
 }
 
 /* In the background, waits while users read p: they get the CPU, and
- * the checkpoints they leave let the pass resume cheaply. */
+ * the checkpoints they leave let the pass resume cheaply.  Not while a
+ * user waits for the pass itself (.verify). */
 static void step_aside(struct mfs_artifact *a, struct mfs_payload *p)
 {
 	const struct timespec poll = { 0, PASS_YIELD_POLL };
 
 	while (in_background && !atomic_load(&a->pass_cancel) &&
+	       !atomic_load(&p->pass_waiters) &&
 	       now_ns() - atomic_load_explicit(&p->last_read,
 					       memory_order_relaxed) <
 	       PASS_YIELD_NS)
@@ -199,8 +201,13 @@ int mfs_payload_pass(struct mfs_artifact *a, size_t i)
 	int ret;
 
 	pthread_mutex_lock(&p->lock);
-	while (p->pass_state == MFS_PASS_RUNNING)
-		pthread_cond_wait(&p->pass_changed, &p->lock);
+	if (p->pass_state == MFS_PASS_RUNNING) {
+		/* Running in the background: no longer stepping aside. */
+		atomic_fetch_add(&p->pass_waiters, 1);
+		while (p->pass_state == MFS_PASS_RUNNING)
+			pthread_cond_wait(&p->pass_changed, &p->lock);
+		atomic_fetch_sub(&p->pass_waiters, 1);
+	}
 	if (p->pass_state == MFS_PASS_DONE) {
 		pthread_mutex_unlock(&p->lock);
 		return 0;

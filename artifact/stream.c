@@ -629,7 +629,7 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 		off += n;
 		len -= n;
 		if (len == 0 ||
-		    (served && s->total >= 0 && off >= (uint64_t)s->total)) {
+		    (s->total >= 0 && off >= (uint64_t)s->total)) {
 			pthread_mutex_unlock(&s->lock);
 			return (ssize_t)served;
 		}

@@ -11,6 +11,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +189,53 @@ START_TEST(test_background_pass)
 	/* Closing while the pass runs cancels it. */
 	a = open_artifact("xz.mender");
 	ck_assert_int_eq(mfs_pass_start(a, NULL), 0);
+	mfs_artifact_close(a);
+}
+END_TEST
+
+struct busy_reader {
+	pthread_t thread;
+	struct mfs_payload *p;
+	atomic_bool stop;
+};
+
+static void *busy_reader_main(void *arg)
+{
+	struct busy_reader *r = arg;
+	const struct timespec pause = { 0, 20 * 1000 * 1000 };
+
+	while (!atomic_load(&r->stop)) {
+		mfs_payload_note_read(r->p);
+		nanosleep(&pause, NULL);
+	}
+	return NULL;
+}
+
+/* The background pass steps aside while users read, but not while a user
+ * waits for it (.verify): with a reader that never stops, waiting for
+ * the pass still ends. */
+START_TEST(test_waited_pass_does_not_step_aside)
+{
+	struct mfs_artifact *a = open_artifact("gzip.mender");
+	struct busy_reader r = { .p = &a->payloads[0] };
+	double start;
+
+	ck_assert_int_eq(pthread_create(&r.thread, NULL, busy_reader_main, &r),
+			 0);
+	ck_assert_int_eq(mfs_pass_start(a, NULL), 0);
+	for (bool started = false; !started;) {	/* wait for it, not run it */
+		pthread_mutex_lock(&r.p->lock);
+		started = r.p->pass_state != MFS_PASS_IDLE;
+		pthread_mutex_unlock(&r.p->lock);
+		if (!started)
+			sched_yield();
+	}
+	start = tu_now();
+	ck_assert_int_eq(mfs_payload_pass(a, 0), 0);
+	ck_assert_msg(tu_now() - start < 60, "took %.1f s", tu_now() - start);
+	ck_assert(a->payloads[0].digests[0].done);
+	atomic_store(&r.stop, true);
+	pthread_join(r.thread, NULL);
 	mfs_artifact_close(a);
 }
 END_TEST
@@ -473,6 +523,7 @@ static Suite *index_file_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_pass_digests);
 	tcase_add_test(tc, test_background_pass);
+	tcase_add_test(tc, test_waited_pass_does_not_step_aside);
 	tcase_add_test(tc, test_round_trip_gzip);
 	tcase_add_test(tc, test_round_trip_xz);
 	tcase_add_test(tc, test_corrupt_refused);
