@@ -130,7 +130,8 @@ for h in "${harnesses[@]}"; do
 		corpus=$build/fuzz-ci-corpus/$h
 		rm -rf "$corpus"
 		mkdir -p "$corpus"
-		cp "$build/fuzz-seeds/$h"/* "$corpus"/ 2>/dev/null || true
+		# No seeds would fuzz from nothing: fail instead.
+		cp "$build/fuzz-seeds/$h"/* "$corpus"/
 		echo "== $h: $(ci_runs "$h") executions, seed 1"
 		"$bin" "${common[@]}" -seed=1 -runs="$(ci_runs "$h")" \
 			-artifact_prefix="$crashes/" ${dict:+"-dict=$dict"} \

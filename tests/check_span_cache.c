@@ -540,13 +540,13 @@ START_TEST(test_full_fs)
 	int ret = 0;
 
 	ck_assert_int_eq(mkdir(fs, 0700), 0);
-	if (geteuid() != 0 ||
-	    mount("menderfs-check", fs, "tmpfs", 0, "size=4m") < 0) {
-		fprintf(stderr, "test_full_fs skipped: cannot mount a tmpfs "
-			"(%s)\n", geteuid() ? "not root" : strerror(errno));
+	if (geteuid() != 0) {	/* as CI runs it, root always mounts one */
+		fprintf(stderr, "test_full_fs skipped: not root\n");
 		free(fs);
 		return;
 	}
+	ck_assert_msg(mount("menderfs-check", fs, "tmpfs", 0, "size=4m") == 0,
+		      "cannot mount a tmpfs: %s", strerror(errno));
 	ret = mfs_span_cache_open(fs, 16 * SPAN, &c);
 	/* Detached at once: the cache file keeps the tmpfs alive, and a
 	 * failing test leaves no mount behind. */

@@ -104,7 +104,10 @@ for c in gzip lzma; do
 	check "$c: the background pass saves an index" wait_for_index "$idx"
 	unmount_artifact "$MNT"
 
-	# The next mount loads it: no warning, and reads stay right.
+	# The next mount loads it: no warning, reads stay right, and it runs
+	# no pass, so the file is not written again (same inode).
+	file=$(compgen -G "$idx/*.idx" | head -n1)
+	inode=$(stat -c %i "$file")
 	mount_artifact "$art" "$MNT" -o "index_dir=$idx" || continue
 	out=$(random_preads "$payload" 2 200 2>&1)
 	check "$c: random preads with the index loaded match" test -z "$out"
@@ -113,10 +116,11 @@ for c in gzip lzma; do
 	check "$c: the saved index is taken without complaint" \
 		not_grep "ignoring index" "$log"
 	unmount_artifact "$MNT"
+	check "$c: the loaded index is not rebuilt" \
+		test "$(stat -c %i "$file")" = "$inode"
 
 	# A corrupt index is refused with a warning, reads stay right, and
 	# the pass writes a good one in its place.
-	file=$(compgen -G "$idx/*.idx" | head -n1)
 	size=$(stat -c %s "$file")
 	printf '\xff\xff\xff\xff' | dd of="$file" bs=1 seek=$((size / 2)) \
 		conv=notrunc status=none
@@ -132,10 +136,16 @@ for c in gzip lzma; do
 		sleep "$POLL"
 	done
 	unmount_artifact "$MNT"
+	check "$c: the pass wrote a new index" \
+		sh -c '[ -f "$1" ] && ! cmp -s "$1" "$2"' - "$file" \
+		"$TEST_TMP/corrupt.idx"
+	inode=$(stat -c %i "$file")
 	mount_artifact "$art" "$MNT" -o "index_dir=$idx" || continue
 	check "$c: the rebuilt index loads cleanly" \
 		not_grep "ignoring index" "${DAEMON_LOG[$MNT]}"
 	unmount_artifact "$MNT"
+	check "$c: the rebuilt index is not rebuilt again" \
+		test "$(stat -c %i "$file")" = "$inode"
 
 	# -o noindex leaves no file behind.
 	noidx=$TEST_TMP/noindex-$c

@@ -556,18 +556,23 @@ test_sign_output() {
 # files used to point into the old one's memory, freed at the swap.
 test_read_after_swap() {
 	local label="read after a swap" art exp=$TEST_TMP/swap-expect f bad=0
+	local compared=0
 	art=$(work_copy "$FIXTURES/unsigned/gzip.mender" swap.mender)
 	rm -rf "$exp"
 	mkdir -p "$exp/header"
-	tar -C "$exp" -xf "$art"
-	tar -C "$exp/header" -xzf "$exp/header.tar.gz"
+	check "$label: tar unpacks the artifact" tar -C "$exp" -xf "$art"
+	check "$label: tar unpacks its header" \
+		tar -C "$exp/header" -xzf "$exp/header.tar.gz"
 	mount_artifact "$art" "$MNT" -o "sign_key=$K/rsa2048.pem" || return
 	check "$label: echo sign exits 0" echo_sign
 	check "$label: ': > signature' exits 0" colon_truncate
 	while IFS= read -r f; do
 		cmp -s "$exp/header/$f" "$MNT/header/$f" || bad=$((bad + 1))
+		compared=$((compared + 1))
 	done < <(cd "$exp/header" && find . -type f)
-	check "$label: header files read only after two swaps are right" [ "$bad" -eq 0 ]
+	# header-info, type-info and meta-data at least.
+	check "$label: header files read only after two swaps are right ($compared)" \
+		test "$bad" -eq 0 -a "$compared" -ge 3
 	check "$label: manifest read after two swaps is right" cmp -s "$exp/manifest" "$MNT/manifest"
 	unmount_artifact "$MNT"
 }
