@@ -153,7 +153,7 @@ expect_one_line() {
 }
 
 test_refusals() {
-	local art
+	local art key
 	refused "missing file" "$TEST_TMP/no-such.mender"
 	mkdir -p "$TEST_TMP/a-directory.mender"
 	refused "a directory" "$TEST_TMP/a-directory.mender"
@@ -167,6 +167,11 @@ test_refusals() {
 		-o "verify_key=$FIXTURES/src/meta.json"
 	refused_naming "verify_key of an unsupported type (Ed25519)" \
 		"$FIXTURES/keys/ed25519.pub.pem" "$GOOD" -o "verify_key=$FIXTURES/keys/ed25519.pub.pem"
+	# sign_key is read at start-up too, not at the first signing.
+	for key in no-such-key.pem rsa.pub.pem ed25519.pem rsa1024.pem ec384.pem; do
+		refused_naming "sign_key $key" "$FIXTURES/keys/$key" "$GOOD" \
+			-o "sign_key=$FIXTURES/keys/$key"
+	done
 	refused "require_signature, unsigned artifact" "$GOOD" \
 		-o require_signature -o "verify_key=$FIXTURES/keys/rsa.pub.pem"
 	refused "require_signature, signed with another key" \
@@ -186,6 +191,19 @@ test_refusals() {
 	1) check "missing mountpoint: non-zero exit (got $MOUNT_STATUS)" [ "$MOUNT_STATUS" -ne 0 ] ;;
 	*) fail "missing mountpoint: neither failed nor mounted within 10 s" ;;
 	esac
+}
+
+# -s keeps its libfuse meaning (one thread serves every request): the
+# background pass, decoding ahead and .verify must not wait on a request
+# thread that is busy waiting for them.
+test_single_threaded() {
+	local art=$FIXTURES/good/rootfs-lzma-signed.mender
+	mount_artifact "$art" "$MNT" -s -o "verify_key=$FIXTURES/keys/rsa.pub.pem" ||
+		return
+	walk_reads "$MNT" "-s"
+	check "-s: .verify says verified" \
+		timeout 60 grep -qx "status: verified" "$MNT/.verify"
+	unmount_artifact "$MNT"
 }
 
 # walk_reads MNT DESC: read every file under MNT, each bounded by a timeout;
@@ -351,6 +369,7 @@ echo "--- usage errors"
 test_usage_errors
 echo "--- refusals"
 test_refusals
+test_single_threaded
 echo "--- damaged and hostile artifacts"
 test_damaged
 echo "--- mount helper"
