@@ -186,9 +186,11 @@ int main(int argc, char *argv[])
 
 	/* The kernel checks file modes, so with allow_other the signature
 	 * file (0644, the daemon's owner) is writable by its owner only:
-	 * nobody else can sign or remove the signature. */
+	 * nobody else can sign or remove the signature.  nosuid,nodev come
+	 * last so that they win over the dev,suid mount.fuse3 adds. */
 	if (mfs_options_name_mount(&args, artifact_path) < 0 ||
-	    fuse_opt_add_arg(&args, "-odefault_permissions") < 0) {
+	    fuse_opt_add_arg(&args, "-odefault_permissions") < 0 ||
+	    fuse_opt_add_arg(&args, "-onosuid,nodev") < 0) {
 		fprintf(stderr, "%s: out of memory\n", prog);
 		goto out;
 	}

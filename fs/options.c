@@ -174,6 +174,9 @@ void mfs_options_version(void)
 {
 	printf("menderfs version %s\n", MENDERFS_VERSION);
 	printf("FUSE library version %s\n", fuse_pkgversion());
+	/* fuse_lowlevel_version() runs fusermount3, whose line would come
+	 * before ours still sitting in a pipe's buffer. */
+	fflush(stdout);
 	fuse_lowlevel_version();
 }
 

@@ -21,6 +21,8 @@ packages=(
 	zstd xz-utils isal openssl python3 clang libclang-rt-14-dev
 	# man page checks
 	mandoc
+	# the Debian package test (tests/package)
+	dpkg-dev debhelper lintian git
 )
 bench_packages=(archivemount)
 
