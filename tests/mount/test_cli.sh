@@ -368,6 +368,73 @@ test_mount_helper() {
 	fusermount3 -u -z "$MNT" 2>/dev/null
 }
 
+# Daemonized, the log goes to syslog, which names the program itself: a line
+# reads "menderfs[PID]: MESSAGE", not "menderfs[PID]: menderfs: MESSAGE\n".
+# Where no syslog daemon listens (/dev/log absent, as in CI containers) the
+# test listens there itself for the daemon's lifetime; it makes the daemon log
+# by writing a signature that no key verifies.
+test_syslog() {
+	local listener ready=0 i sig
+	if [ -e /dev/log ]; then
+		echo "/dev/log exists (a syslog daemon listens): syslog lines not tested"
+		return
+	fi
+	python3 - "$TEST_TMP/syslog.records" "$TEST_TMP/syslog.ready" <<'PY' &
+import os, socket, sys
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+sock.bind("/dev/log")
+open(sys.argv[2], "w").close()
+sock.settimeout(30)
+try:
+    with open(sys.argv[1], "wb") as out:
+        while True:
+            record = sock.recv(65536)
+            if record == b"STOP":
+                break
+            out.write(repr(record).encode() + b"\n")
+            out.flush()
+except socket.timeout:
+    pass
+finally:
+    os.unlink("/dev/log")
+PY
+	listener=$!
+	for ((i = 0; i < MOUNT_POLLS; i++)); do
+		[ -e "$TEST_TMP/syslog.ready" ] && { ready=1; break; }
+		sleep "$POLL"
+	done
+	if [ "$ready" -ne 1 ]; then
+		fail "syslog: could not listen on /dev/log"
+		kill "$listener" 2>/dev/null
+		return
+	fi
+	if ! timeout -k 5 20 "$MENDERFS" -o "verify_key=$FIXTURES/keys/rsa.pub.pem" \
+		"$GOOD" "$MNT" 2>"$TEST_TMP/syslog-mount.err"; then
+		fail "syslog: menderfs (daemonized) mounts"
+		note_file "$TEST_TMP/syslog-mount.err"
+	else
+		sig=$(head -c 256 /dev/urandom | base64 -w0)
+		printf '%s' "$sig" >"$MNT/signature" 2>/dev/null
+		fusermount3 -u "$MNT"
+	fi
+	python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b"STOP", "/dev/log")' 2>/dev/null
+	wait "$listener"
+	if grep -q 'menderfs\[[0-9]*\]: ' "$TEST_TMP/syslog.records"; then
+		ok "syslog: the daemon logs as menderfs[PID]"
+	else
+		fail "syslog: no record from menderfs[PID]"
+		note_file "$TEST_TMP/syslog.records"
+	fi
+	check "syslog: no record repeats the 'menderfs: ' prefix" \
+		not_grep ']: menderfs: ' "$TEST_TMP/syslog.records"
+	check "syslog: no record ends with a newline" \
+		not_grep "\\\\n'$" "$TEST_TMP/syslog.records"
+}
+
+not_grep() {
+	! grep -q -- "$1" "$2"
+}
+
 echo "--- help and version"
 test_help
 test_version
@@ -380,5 +447,7 @@ echo "--- damaged and hostile artifacts"
 test_damaged
 echo "--- mount helper"
 test_mount_helper
+echo "--- syslog"
+test_syslog
 
 finish
