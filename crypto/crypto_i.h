@@ -41,10 +41,11 @@ void mfs_crypto_seterr_ossl(char *err, size_t errlen, const char *fmt, ...)
 void mfs_crypto_seterr_errno(char *err, size_t errlen, int errnum,
 			     const char *what);
 
-/* Checks that pub is a key we sign or verify with (RSA of 2048 bits or
- * more, EC P-256) and fills k->type and k->bits.  Returns 0 or
- * -ENOTSUP with the reason. */
-int mfs_key_check_pub(EVP_PKEY *pub, struct mfs_key *k,
+/* Checks that pub is a key we verify with (RSA of 1024 bits or more,
+ * EC P-256) or, for_signing, one we sign with (RSA of 2048 bits or more,
+ * EC P-256), and fills k->type and k->bits.  Returns 0 or -ENOTSUP with
+ * the reason. */
+int mfs_key_check_pub(EVP_PKEY *pub, bool for_signing, struct mfs_key *k,
 		      char *err, size_t errlen);
 
 /* Derives a plain public key from any key, including an engine's. */

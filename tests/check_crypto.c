@@ -344,10 +344,67 @@ static void refused(int (*load)(const char *, struct mfs_key **, char *,
 		      name, err, reason);
 }
 
+/* Mender's tools verify with RSA 1024 (mender-artifact's reader tests
+ * sign with such a key): a device may hold one, so we load it, marked
+ * weak, and verify with it. */
+START_TEST(test_key_public_weak)
+{
+	char d[32], err[ERRLEN] = "";
+	uint8_t *msg, *sig;
+	size_t len, siglen;
+	struct mfs_key *k;
+
+	k = load_pub("rsa1024.pub.pem");
+	ck_assert_int_eq(mfs_key_type(k), MFS_KEY_RSA);
+	ck_assert_int_eq(mfs_key_bits(k), 1024);
+	ck_assert(mfs_key_is_weak(k));
+	ck_assert_str_eq(mfs_key_describe(k, d, sizeof(d)), "RSA 1024, weak");
+	ck_assert_ptr_nonnull(mfs_key_warning(k));
+	ck_assert_msg(strstr(mfs_key_warning(k), "weak"), "%s", mfs_key_warning(k));
+	msg = fx_slurp("msg.bin", &len);
+	sig = fx_slurp("msg.rsa1024.sig", &siglen);
+	ck_assert_int_eq(siglen, 128);
+	ck_assert_int_eq(mfs_sig_verify(k, msg, len, sig, siglen, err, sizeof(err)), 0);
+	sig[7] ^= 0x10;
+	ck_assert_int_eq(mfs_sig_verify(k, msg, len, sig, siglen, err, sizeof(err)), -EBADMSG);
+	mfs_key_close(k);
+	free(sig);
+	free(msg);
+
+	k = load_pub("rsa2048.pub.pem");
+	ck_assert(!mfs_key_is_weak(k));
+	mfs_key_close(k);
+}
+END_TEST
+
+/* sign_key's public half as a verify key: public only, same name, same
+ * verdicts. */
+START_TEST(test_key_public_of)
+{
+	struct mfs_key *priv, *pub = NULL;
+	char d[32], err[ERRLEN] = "";
+	uint8_t *msg, *sig;
+	size_t len, siglen;
+
+	priv = load_priv("rsa2048.pkcs1.pem");
+	ck_assert_int_eq(mfs_key_public_of(priv, &pub), 0);
+	ck_assert(!mfs_key_is_private(pub));
+	ck_assert_str_eq(mfs_key_name(pub), mfs_key_name(priv));
+	ck_assert_str_eq(mfs_key_describe(pub, d, sizeof(d)), "RSA 2048");
+	mfs_key_close(priv);	/* pub keeps its own reference */
+	msg = fx_slurp("msg.bin", &len);
+	sig = fx_slurp("msg.rsa2048.sig", &siglen);
+	ck_assert_int_eq(mfs_sig_verify(pub, msg, len, sig, siglen, err, sizeof(err)), 0);
+	mfs_key_close(pub);
+	free(sig);
+	free(msg);
+}
+END_TEST
+
 START_TEST(test_key_public_refused)
 {
-	refused(mfs_key_load_public, "rsa1024.pub.pem", -ENOTSUP,
-		"RSA key of 1024 bits is too small (2048 minimum)");
+	refused(mfs_key_load_public, "rsa512.pub.pem", -ENOTSUP,
+		"RSA key of 512 bits is too small (1024 minimum)");
 	refused(mfs_key_load_public, "ec384.pub.pem", -ENOTSUP,
 		"EC curve secp384r1 is not supported (P-256 only)");
 	refused(mfs_key_load_public, "ed25519.pub.pem", -ENOTSUP,
@@ -400,8 +457,11 @@ END_TEST
 
 START_TEST(test_key_private_refused)
 {
+	/* What we sign with must be strong, though we verify with less. */
 	refused(mfs_key_load_private, "rsa1024.pem", -ENOTSUP,
-		"RSA key of 1024 bits is too small (2048 minimum)");
+		"RSA key of 1024 bits is too small (2048 minimum for signing)");
+	refused(mfs_key_load_private, "rsa512.pem", -ENOTSUP,
+		"RSA key of 512 bits is too small (2048 minimum for signing)");
 	refused(mfs_key_load_private, "ec384.pem", -ENOTSUP,
 		"EC curve secp384r1 is not supported (P-256 only)");
 	refused(mfs_key_load_private, "ed25519.pem", -ENOTSUP,
@@ -894,6 +954,8 @@ static Suite *crypto_suite(void)
 
 	tc = tcase_create("keys");
 	tcase_add_test(tc, test_key_public_ok);
+	tcase_add_test(tc, test_key_public_weak);
+	tcase_add_test(tc, test_key_public_of);
 	tcase_add_test(tc, test_key_public_refused);
 	tcase_add_test(tc, test_key_private_ok);
 	tcase_add_test(tc, test_key_private_refused);

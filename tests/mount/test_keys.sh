@@ -22,6 +22,11 @@
 # 3. The key's bytes (PEM lines, a slice of its DER form) are in no file of
 #    the tree, before or after signing, nor in the daemon's stderr, even
 #    with -d.
+# 4. Keys and policy as SPEC's options table and a device have them: an RSA
+#    verify key of 1024 bits or more is accepted (marked weak under 2048),
+#    alone or in a list; sign_key still needs RSA 2048; a mender.conf with
+#    no key option mounts with no keys; sign_key's public half judges
+#    .verify after the verify keys.
 
 if [ $# -ne 2 ]; then
 	echo "usage: $0 MENDERFS FIXTURE_DIR" >&2
@@ -35,24 +40,21 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
 skip_unless_fuse
-for tool in setpriv openssl sha256sum truncate; do
+for tool in setpriv openssl sha256sum truncate mender-artifact; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "$tool not found; skipping"
 		FINISHED=1
 		exit 77
 	fi
 done
-# The unprivileged user the other side of each case runs as.
+# The unprivileged user the other side of sections 1 to 3 runs as; without
+# it (or without root) only section 4 runs.
 RUN_AS=nobody
+USER_CASES=
 if ! RUN_UID=$(id -u "$RUN_AS" 2>/dev/null) || ! RUN_GID=$(id -g "$RUN_AS" 2>/dev/null); then
-	echo "no user $RUN_AS; skipping"
-	FINISHED=1
-	exit 77
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "not root: cannot switch to $RUN_AS; skipping"
-	FINISHED=1
-	exit 77
+	USER_CASES="no user $RUN_AS"
+elif [ "$(id -u)" != 0 ]; then
+	USER_CASES="not root: cannot switch to $RUN_AS"
 fi
 
 K=$FIXTURES/keys
@@ -179,6 +181,146 @@ user_write() {
 		fail "$label as $RUN_AS: exit status $rc, want a failure saying '$want'"
 		note_file "$TEST_TMP/write.err"
 	fi
+}
+
+# ---- 4: keys and policy as a device judges them ------------------------------------------
+
+# device_case LABEL ART STATUS PATTERN OPTION...: ART mounts with OPTION...,
+# .verify starts "status: STATUS" and, unless PATTERN is "", has a line
+# matching the extended regex PATTERN.
+device_case() {
+	local label=$1 art=$2 want=$3 pat=$4 got
+	shift 4
+	if ! try_mount "$art" "$MNT" "$@"; then
+		fail "$label: not mounted (exit status $MOUNT_STATUS): $(head -n 1 "$MOUNT_LOG")"
+		return
+	fi
+	cat "$MNT/.verify" >"$TEST_TMP/device.verify" 2>&1
+	got=$(first_line "$TEST_TMP/device.verify")
+	if [ "$got" = "status: $want" ] &&
+		{ [ -z "$pat" ] || grep -qE -- "$pat" "$TEST_TMP/device.verify"; }; then
+		ok "$label: mounts, .verify says '$got'${pat:+ and has /$pat/}"
+	else
+		fail "$label: .verify says '$got', want 'status: $want'${pat:+ and a line /$pat/}"
+		note_file "$TEST_TMP/device.verify"
+	fi
+	unmount_artifact "$MNT"
+}
+
+# device_refused LABEL NAMED OPTION...: the daemon exits non-zero before
+# mounting with one line on stderr naming NAMED.
+device_refused() {
+	local label=$1 named=$2
+	shift 2
+	try_mount "$FIXTURES/unsigned/gzip.mender" "$MNT" "$@"
+	case $? in
+	0)
+		fail "$label: mounted, want a refusal"
+		unmount_artifact "$MNT" >/dev/null
+		;;
+	1)
+		if [ "$MOUNT_STATUS" -ne 0 ] && [ "$(wc -l <"$MOUNT_LOG")" -eq 1 ] &&
+			grep -qF -- "$named" "$MOUNT_LOG"; then
+			ok "$label: refused: $(head -n 1 "$MOUNT_LOG")"
+		else
+			fail "$label: exit status $MOUNT_STATUS, want one line naming $named"
+			note_file "$MOUNT_LOG"
+		fi
+		;;
+	*) fail "$label: neither mounted nor exited" ;;
+	esac
+}
+
+# The smallest inputs that break each rule of SPEC's options table, made
+# here by openssl and mender-artifact as a release engineer would: a
+# 1024-bit RSA key (what mender-artifact's own reader tests sign with; its
+# validate and the client accept it), a mender.conf with no key option (a
+# device's ordinary configuration), and a mount whose only key is sign_key.
+test_device_keys() {
+	local d=$WORK/device sig1024 art
+	mkdir -p "$d"
+	openssl genrsa -traditional -out "$d/rsa1024.pem" 1024 2>/dev/null &&
+		openssl pkey -in "$d/rsa1024.pem" -pubout -out "$d/rsa1024.pub.pem" &&
+		openssl genrsa -traditional -out "$d/other1024.pem" 1024 2>/dev/null &&
+		openssl pkey -in "$d/other1024.pem" -pubout -out "$d/other1024.pub.pem" &&
+		openssl genrsa -traditional -out "$d/rsa512.pem" 512 2>/dev/null &&
+		openssl pkey -in "$d/rsa512.pem" -pubout -out "$d/rsa512.pub.pem" || {
+		fail "openssl cannot make the RSA 1024 and 512 keys"
+		return
+	}
+	sig1024=$d/rsa1024-signed.mender
+	if ! mender-artifact write rootfs-image -t qemux86-64 -n release-1024 \
+		-f "$FIXTURES/src/rootfs.ext4" -k "$d/rsa1024.pem" -o "$sig1024" \
+		>"$TEST_TMP/ma.log" 2>&1; then
+		fail "mender-artifact cannot sign with an RSA 1024 key"
+		note_file "$TEST_TMP/ma.log"
+		return
+	fi
+	# The control: Mender's own tool accepts this key and this signature.
+	check "mender-artifact validate -k rsa1024.pub.pem accepts it" \
+		mender-artifact validate -k "$d/rsa1024.pub.pem" "$sig1024"
+
+	device_case "verify_key RSA 1024" "$sig1024" verified \
+		"^key: $d/rsa1024.pub.pem \(RSA 1024, weak\): verified$" \
+		-o "verify_key=$d/rsa1024.pub.pem"
+	device_case "verify_key of another RSA 1024 key" "$sig1024" invalid-signature \
+		"^key: $d/other1024.pub.pem \(RSA 1024, weak\): rejected: " \
+		-o "verify_key=$d/other1024.pub.pem"
+	device_case "verify_key rsa2048, then RSA 1024" "$sig1024" verified \
+		"^verified-by: $d/rsa1024.pub.pem$" \
+		-o "verify_key=$K/rsa2048.pub.pem" -o "verify_key=$d/rsa1024.pub.pem"
+	device_case "an RSA 1024 key in the list does not stop rsa2048 verifying" \
+		"$FIXTURES/signed/rsa2048-gzip.mender" verified "^verified-by: $K/rsa2048.pub.pem$" \
+		-o "verify_key=$d/rsa1024.pub.pem" -o "verify_key=$K/rsa2048.pub.pem"
+	printf '{"ArtifactVerifyKeys": ["%s", "%s"]}\n' "$d/other1024.pub.pem" \
+		"$d/rsa1024.pub.pem" >"$d/keys1024.conf"
+	device_case "mender_conf ArtifactVerifyKeys of two RSA 1024 keys" "$sig1024" verified \
+		"^verified-by: $d/rsa1024.pub.pem$" -o "mender_conf=$d/keys1024.conf"
+	device_refused "verify_key RSA 512" "$d/rsa512.pub.pem" -o "verify_key=$d/rsa512.pub.pem"
+	# sign_key keeps its own rule: what menderfs writes must be strong.
+	device_refused "sign_key RSA 1024" "$d/rsa1024.pem" -o "sign_key=$d/rsa1024.pem"
+
+	# A device's mender.conf often names no key: it installs unsigned
+	# artifacts and cannot judge signed ones.
+	printf '{"ServerURL": "https://hosted.mender.io", "RootfsPartA": "/dev/mmcblk0p2"}\n' \
+		>"$d/nokey.conf"
+	device_case "mender_conf without a key option, signed artifact" \
+		"$FIXTURES/signed/rsa2048-gzip.mender" no-keys "^signature: not-checked$" \
+		-o "mender_conf=$d/nokey.conf"
+	device_case "mender_conf without a key option, unsigned artifact" \
+		"$FIXTURES/unsigned/gzip.mender" unsigned "" -o "mender_conf=$d/nokey.conf"
+	device_refused "require_signature with a mender_conf naming no key" "require_signature" \
+		-o "mender_conf=$d/nokey.conf" -o require_signature
+
+	# sign_key alone: its public half judges .verify.
+	art=$d/sign-here.mender
+	cp "$FIXTURES/unsigned/gzip.mender" "$art"
+	if mount_artifact "$art" "$MNT" -o "sign_key=$K/rsa2048.pem"; then
+		if echo sign 2>"$TEST_TMP/write.err" >"$MNT/signature"; then
+			ok "sign_key only: echo sign > signature exits 0"
+		else
+			fail "sign_key only: echo sign fails"
+			note_file "$TEST_TMP/write.err"
+		fi
+		cat "$MNT/.verify" >"$TEST_TMP/device.verify"
+		if [ "$(first_line "$TEST_TMP/device.verify")" = "status: verified" ] &&
+			grep -qx "verified-by: $K/rsa2048.pem" "$TEST_TMP/device.verify"; then
+			ok "sign_key only: after signing .verify says verified by $K/rsa2048.pem"
+		else
+			fail "sign_key only: after signing .verify says '$(first_line "$TEST_TMP/device.verify")'"
+			note_file "$TEST_TMP/device.verify"
+		fi
+		unmount_artifact "$MNT"
+	fi
+	device_case "sign_key only, an artifact another key signed" \
+		"$FIXTURES/signed/ec256-lzma.mender" invalid-signature \
+		"^key: $K/rsa2048.pem \(RSA 2048\): rejected: " -o "sign_key=$K/rsa2048.pem"
+	device_case "require_signature with only sign_key, an artifact it signed" \
+		"$FIXTURES/signed/rsa2048-gzip.mender" verified "" \
+		-o "sign_key=$K/rsa2048.pem" -o require_signature
+	device_case "verify_key before sign_key" "$FIXTURES/signed/rsa2048-gzip.mender" verified \
+		"^verified-by: $K/rsa2048.pub.pem$" \
+		-o "sign_key=$K/rsa2048.pem" -o "verify_key=$K/rsa2048.pub.pem"
 }
 
 # ---- 1 and 3: allow_other, a root daemon --------------------------------------------
@@ -419,9 +561,15 @@ test_user_daemon() {
 	MENDERFS=$DAEMON
 }
 
-echo "--- allow_other: who may sign; the key is not in the tree"
-test_allow_other
-echo "--- a daemon of $RUN_AS: not dumpable with sign_key"
-test_user_daemon
+echo "--- keys and policy as on a device"
+test_device_keys
+if [ -n "$USER_CASES" ]; then
+	echo "$USER_CASES: skipping the allow_other and unprivileged daemon cases"
+else
+	echo "--- allow_other: who may sign; the key is not in the tree"
+	test_allow_other
+	echo "--- a daemon of $RUN_AS: not dumpable with sign_key"
+	test_user_daemon
+fi
 
 finish
