@@ -58,6 +58,8 @@ int mfs_ecdsa_raw_to_der(const uint8_t *raw, size_t rawlen,
 			 unsigned char **der, size_t *derlen);
 int mfs_ecdsa_der_to_raw(const unsigned char *der, size_t derlen,
 			 uint8_t *raw, size_t rawlen);
+/* der is a DER ECDSA signature exactly as OpenSSL would encode it. */
+bool mfs_ecdsa_der_is_strict(const unsigned char *der, size_t derlen);
 
 /* Loads the private key named by a pkcs11: URI into k (pkey, engine,
  * name).  Returns 0 or a negative errno with the reason. */

@@ -27,6 +27,9 @@
 #    alone or in a list; sign_key still needs RSA 2048; a mender.conf with
 #    no key option mounts with no keys; sign_key's public half judges
 #    .verify after the verify keys.
+# 5. ECDSA signatures as r||s and as DER of each common length verify, the
+#    report names the form, and says where mender-artifact validate
+#    refuses what the client accepts.
 
 if [ $# -ne 2 ]; then
 	echo "usage: $0 MENDERFS FIXTURE_DIR" >&2
@@ -323,6 +326,119 @@ test_device_keys() {
 		-o "sign_key=$K/rsa2048.pem" -o "verify_key=$K/rsa2048.pub.pem"
 }
 
+# ---- 5: ECDSA signatures in both forms the client accepts ---------------------------------
+
+# add_signature SRC SIG OUT: OUT is SRC with manifest.sig (the base64 of
+# the binary signature SIG) right after manifest, as Mender's tools place
+# it; the other members are copied as they are.
+add_signature() {
+	python3 - "$@" <<'EOF2'
+import base64, io, sys, tarfile
+src, sigfile, out = sys.argv[1:4]
+text = base64.b64encode(open(sigfile, "rb").read())
+i = tarfile.open(src)
+o = tarfile.open(out, "w", format=tarfile.USTAR_FORMAT)
+for m in i.getmembers():
+    if m.name == "manifest.sig":
+        continue
+    o.addfile(m, i.extractfile(m))
+    if m.name == "manifest":
+        s = tarfile.TarInfo("manifest.sig")
+        s.size, s.mode, s.mtime = len(text), m.mode, m.mtime
+        s.uid, s.gid, s.uname, s.gname = m.uid, m.gid, m.uname, m.gname
+        o.addfile(s, io.BytesIO(text))
+o.close()
+EOF2
+}
+
+# encoding_case LABEL ART STATUS ENCODING MA OPTION...: .verify says
+# STATUS, its line is exactly "signature-encoding: ENCODING", and it has a
+# "mender-artifact: " line matching the extended regex MA, or none if MA
+# is "".
+encoding_case() {
+	local label=$1 art=$2 want=$3 enc=$4 ma=$5 got problems=()
+	shift 5
+	if ! try_mount "$art" "$MNT" "$@"; then
+		fail "$label: not mounted (exit status $MOUNT_STATUS): $(head -n 1 "$MOUNT_LOG")"
+		return
+	fi
+	cat "$MNT/.verify" >"$TEST_TMP/enc.verify" 2>&1
+	unmount_artifact "$MNT" >/dev/null || fail "$label: unmount"
+	got=$(first_line "$TEST_TMP/enc.verify")
+	[ "$got" = "status: $want" ] || problems+=("'$got', want 'status: $want'")
+	grep -qx "signature-encoding: $enc" "$TEST_TMP/enc.verify" ||
+		problems+=("no line 'signature-encoding: $enc'")
+	if [ -n "$ma" ]; then
+		grep -qE "^mender-artifact: $ma" "$TEST_TMP/enc.verify" ||
+			problems+=("no line /^mender-artifact: $ma/")
+	elif grep -q '^mender-artifact: ' "$TEST_TMP/enc.verify"; then
+		problems+=("a mender-artifact: line, want none")
+	fi
+	if [ ${#problems[@]} -eq 0 ]; then
+		ok "$label: $got, signature-encoding: $enc${ma:+, mender-artifact: /$ma/}"
+	else
+		fail "$label: ${problems[*]}"
+		note_file "$TEST_TMP/enc.verify"
+	fi
+}
+
+# What an HSM or a cloud KMS returns is DER, 70 to 72 bytes for P-256 as
+# often as not (the AWS Nitro artifact of mender-artifact's own tests is
+# one); mender-artifact writes r||s, 64 bytes.  The client takes both;
+# mender-artifact validate 3.9 takes r||s only, and the report says so.
+test_ecdsa_encodings() {
+	local d=$WORK/ecdsa unsigned=$FIXTURES/unsigned/gzip.mender i l n want
+	mkdir -p "$d"
+	tar -xOf "$unsigned" manifest >"$d/manifest"
+	# openssl's DER signatures of the manifest, until one of each common
+	# length is found (71 bytes half the time, 70 and 72 a quarter each).
+	for ((i = 0; i < 200; i++)); do
+		openssl dgst -sha256 -sign "$K/ec256.pem" -out "$d/sig" "$d/manifest" || break
+		l=$(stat -c %s "$d/sig")
+		[ -e "$d/der$l" ] || mv "$d/sig" "$d/der$l"
+		[ -e "$d/der70" ] && [ -e "$d/der71" ] && [ -e "$d/der72" ] && break
+	done
+	for l in 70 71 72; do
+		if [ ! -e "$d/der$l" ] || ! add_signature "$unsigned" "$d/der$l" "$d/der$l.mender"; then
+			fail "cannot make an artifact with a $l-byte DER signature"
+			continue
+		fi
+		# The control: mender-artifact 3.9 refuses it, the client (OpenSSL)
+		# does not.
+		if mender-artifact validate -k "$K/ec256.pub.pem" "$d/der$l.mender" >"$TEST_TMP/ma.out" 2>&1; then
+			note "mender-artifact validate accepts the $l-byte DER signature"
+			want=""
+		else
+			want="refuses an ECDSA signature in DER of $l bytes"
+		fi
+		check "openssl verifies the $l-byte DER signature" \
+			openssl dgst -sha256 -verify "$K/ec256.pub.pem" -signature "$d/der$l" \
+			-out /dev/null "$d/manifest"
+		encoding_case "DER of $l bytes" "$d/der$l.mender" verified "canonical der" "$want" \
+			-o "verify_key=$K/ec256.pub.pem"
+	done
+	if [ -e "$d/der71.mender" ]; then
+		encoding_case "DER of 71 bytes, no key" "$d/der71.mender" no-keys "canonical der" \
+			"refuses an ECDSA signature in DER of 71 bytes"
+		encoding_case "DER of 71 bytes, another key" "$d/der71.mender" invalid-signature \
+			"canonical der" "" -o "verify_key=$K/other-ec.pub.pem"
+		# One byte after the DER: OpenSSL, as the client, refuses it.
+		{ cat "$d/der71"; printf '\0'; } >"$d/der71z"
+		add_signature "$unsigned" "$d/der71z" "$d/der71z.mender"
+		encoding_case "DER of 71 bytes and a trailing byte" "$d/der71z.mender" \
+			invalid-signature "canonical" "" -o "verify_key=$K/ec256.pub.pem"
+	fi
+	# r||s as mender-artifact writes it; RSA has no ECDSA form.
+	n=$FIXTURES/signed/ec256-lzma.mender
+	check "mender-artifact validate accepts its own r||s signature" \
+		mender-artifact validate -k "$K/ec256.pub.pem" "$n"
+	encoding_case "r||s of 64 bytes" "$n" verified "canonical raw" "" \
+		-o "verify_key=$K/ec256.pub.pem"
+	encoding_case "r||s of 64 bytes, no key" "$n" no-keys "canonical raw" ""
+	encoding_case "RSA" "$FIXTURES/signed/rsa2048-gzip.mender" verified "canonical" "" \
+		-o "verify_key=$K/rsa2048.pub.pem"
+}
+
 # ---- 1 and 3: allow_other, a root daemon --------------------------------------------
 
 test_allow_other() {
@@ -563,6 +679,8 @@ test_user_daemon() {
 
 echo "--- keys and policy as on a device"
 test_device_keys
+echo "--- ECDSA signatures: raw and DER"
+test_ecdsa_encodings
 if [ -n "$USER_CASES" ]; then
 	echo "$USER_CASES: skipping the allow_other and unprivileged daemon cases"
 else

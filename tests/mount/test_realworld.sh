@@ -178,6 +178,31 @@ verdict() {
 	[ "$got" = "status: $want" ]
 }
 
+# sig_form NAME REPORT: the signature-encoding line names the form of
+# NAME's manifest.sig as Python decodes it (RSA: none; 64 bytes: raw; else
+# der), and a DER one has the mender-artifact: line.
+sig_form() {
+	local name=$1 report=$2 len want ma=""
+	len=$(python3 -c 'import base64, sys, tarfile
+print(len(base64.b64decode(tarfile.open(sys.argv[1]).extractfile("manifest.sig").read())))' \
+		"$RW/$name")
+	if [ "$len" -ge 128 ]; then
+		want=canonical
+	elif [ "$len" -eq 64 ]; then
+		want="canonical raw"
+	else
+		want="canonical der"
+		ma="mender-artifact: refuses an ECDSA signature in DER of $len bytes"
+	fi
+	if grep -qx "signature-encoding: $want" "$report" &&
+		{ [ -z "$ma" ] || grep -q "^$ma " "$report"; }; then
+		ok "$name: a $len-byte signature: 'signature-encoding: $want'${ma:+, '$ma ...'}"
+	else
+		fail "$name: a $len-byte signature: want 'signature-encoding: $want'${ma:+ and '$ma ...'}"
+		note_file "$report"
+	fi
+}
+
 N_ART=0
 N_MOUNTED=0
 N_VERIFIED=0
@@ -251,6 +276,10 @@ check_one() {
 	if verdict "$name with $key" "$art" verified -o "verify_key=$KEYS/$key"; then
 		N_VERIFIED=$((N_VERIFIED + 1))
 	fi
+	# The report names the ECDSA form; a DER one (the Nitro HSM's) is
+	# what mender-artifact 3.9 refuses ("invalid ecdsa key size"), and
+	# the report says so.
+	sig_form "$name" "$TEST_TMP/verify"
 	# The right key after a wrong one: the client tries them in order.
 	verdict "$name with ${WRONG_KEYS[1]}, then $key" "$art" verified \
 		-o "verify_key=$KEYS/${WRONG_KEYS[1]}" -o "verify_key=$KEYS/$key"
