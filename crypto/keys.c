@@ -392,7 +392,7 @@ int mfs_key_load_public(const char *path, struct mfs_key **out,
 	ret = mfs_key_check_pub(k->pkey, false, k, err, errlen);
 	if (ret < 0)
 		goto out;
-	if (k->type == MFS_KEY_RSA && k->bits < MFS_KEY_RSA_STRONG_BITS)
+	if (mfs_key_is_weak(k))
 		snprintf(k->warning, sizeof(k->warning),
 			 "RSA key of %d bits is weak (%d or more advised)",
 			 k->bits, MFS_KEY_RSA_STRONG_BITS);

@@ -71,9 +71,11 @@ declare -A RIGHT_KEY=(
 )
 # Keys that signed none of them: an RSA 2048 and a P-256 public key of
 # meta-mender's test_signed_updates, and mender-artifact's reader-test RSA
-# 1024 key (a device may hold such a key: it must load and reject).
+# 1024 keys (a device may hold such a key: it must load and reject), the
+# second with exponent 65539, which that test expects to fail.
 WRONG_KEYS=(meta-mender__test-public-RSA__1d6c582.pem meta-mender__test-public-EC__a4632c3.pem
-	mender-artifact__areader-reader_test-PublicKey.pem)
+	mender-artifact__areader-reader_test-PublicKey.pem
+	mender-artifact__areader-reader_test-PublicKeyError.pem)
 
 # tree_matches ARTIFACT MNT: Python's tarfile against the mount.  Prints
 # one line of counts; exit 1 with the differences listed.
