@@ -242,15 +242,15 @@ device_refused() {
 test_device_keys() {
 	local d=$WORK/device sig1024 art
 	mkdir -p "$d"
-	openssl genrsa -traditional -out "$d/rsa1024.pem" 1024 2>/dev/null &&
+	if ! { openssl genrsa -traditional -out "$d/rsa1024.pem" 1024 2>/dev/null &&
 		openssl pkey -in "$d/rsa1024.pem" -pubout -out "$d/rsa1024.pub.pem" &&
 		openssl genrsa -traditional -out "$d/other1024.pem" 1024 2>/dev/null &&
 		openssl pkey -in "$d/other1024.pem" -pubout -out "$d/other1024.pub.pem" &&
 		openssl genrsa -traditional -out "$d/rsa512.pem" 512 2>/dev/null &&
-		openssl pkey -in "$d/rsa512.pem" -pubout -out "$d/rsa512.pub.pem" || {
+		openssl pkey -in "$d/rsa512.pem" -pubout -out "$d/rsa512.pub.pem"; }; then
 		fail "openssl cannot make the RSA 1024 and 512 keys"
 		return
-	}
+	fi
 	sig1024=$d/rsa1024-signed.mender
 	if ! mender-artifact write rootfs-image -t qemux86-64 -n release-1024 \
 		-f "$FIXTURES/src/rootfs.ext4" -k "$d/rsa1024.pem" -o "$sig1024" \

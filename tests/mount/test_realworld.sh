@@ -196,11 +196,13 @@ print(len(base64.b64decode(tarfile.open(sys.argv[1]).extractfile("manifest.sig")
 		want="canonical der"
 		ma="mender-artifact: refuses an ECDSA signature in DER of $len bytes"
 	fi
+	local what="'signature-encoding: $want'"
+	[ -n "$ma" ] && what+=" and '$ma ...'"
 	if grep -qx "signature-encoding: $want" "$report" &&
 		{ [ -z "$ma" ] || grep -q "^$ma " "$report"; }; then
-		ok "$name: a $len-byte signature: 'signature-encoding: $want'${ma:+, '$ma ...'}"
+		ok "$name: a $len-byte signature: $what"
 	else
-		fail "$name: a $len-byte signature: want 'signature-encoding: $want'${ma:+ and '$ma ...'}"
+		fail "$name: a $len-byte signature: want $what"
 		note_file "$report"
 	fi
 }
