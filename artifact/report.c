@@ -7,7 +7,9 @@
  *   reason: ...                  unless verified
  *   structure: ok | <problem>
  *   signature: verified | none | invalid | not-checked
- *   signature-encoding: canonical | non-canonical | <problem>  when signed
+ *   signature-encoding: canonical | non-canonical | <problem> [raw | der]
+ *                                                               when signed
+ *   mender-artifact: <how validate would differ>    when it would
  *   key: PATH (TYPE): verified | rejected: why | not-tried     per key
  *   verified-by: PATH                                          when verified
  *   manifest-order: sorted | unsorted
@@ -102,6 +104,8 @@ int mfs_verification_report(const struct mfs_verification *v, char **out,
 			    size_t *len)
 {
 	struct text t = { 0 };
+	const char *form = mfs_sig_form_word(v->signature_form);
+	char tool[160];
 
 	text_add(&t, "status: %s\n", mfs_status_word(v->status));
 	if (v->status != MFS_STATUS_VERIFIED)
@@ -109,9 +113,17 @@ int mfs_verification_report(const struct mfs_verification *v, char **out,
 	text_add(&t, "structure: %s\n", v->structure[0] ? v->structure : "ok");
 	text_add(&t, "signature: %s\n", signature_state(v));
 	if (v->is_signed)
-		text_add(&t, "signature-encoding: %s\n",
+		text_add(&t, "signature-encoding: %s%s%s\n",
 			 v->signature_problem[0] ? v->signature_problem :
-			 v->signature_canonical ? "canonical" : "non-canonical");
+			 v->signature_canonical ? "canonical" : "non-canonical",
+			 form ? " " : "", form ? form : "");
+	/* Where mender-artifact validate would refuse what the client
+	 * takes (it cannot matter once no key verifies the signature). */
+	if (v->is_signed && !v->signature_problem[0] &&
+	    (v->key_index >= 0 || !v->key_count) &&
+	    mfs_sig_mender_artifact_differs(v->signature_form, v->signature_len,
+					    tool, sizeof(tool)))
+		text_add(&t, "mender-artifact: %s\n", tool);
 	add_keys(&t, v);
 	text_add(&t, "manifest-order: %s\n",
 		 v->manifest_sorted ? "sorted" : "unsorted");

@@ -316,14 +316,20 @@ static ssize_t member_index(const struct mfs_artifact *a, enum member_role role,
 	       (ssize_t)a->payloads[payload].member : -1;
 }
 
+/* The mode a file from a tar shows: its permission bits less write and
+ * set-id, plus read for everyone.  Execute bits are kept (a payload's
+ * program is seen as one); with allow_other, default_permissions applies
+ * the mode, and every user must be able to read what mender-artifact
+ * writes 0600. */
+static mode_t shown_perm(mode_t tar_mode)
+{
+	return (tar_mode & 0555) | 0444;
+}
+
 /* Copies a member's metadata into its node. */
 static void member_attrs(struct node *n, const struct mfs_entry *m)
 {
-	/* Read-only for everyone, whatever the tar says (mender-artifact
-	 * writes 0600): with allow_other, default_permissions applies the
-	 * mode, and other users must be able to read the manifest. */
-	(void)m->mode;
-	n->perm = 0444;
+	n->perm = shown_perm(m->mode);
 	n->mtime = m->mtime;
 	n->size = m->size;
 }
@@ -397,9 +403,7 @@ static int add_header(struct mfs_tree *t, const char *dir_name,
 		n = node_at(t, (uint64_t)ino);
 		n->blob_index = i;
 		n->blob_augment = h == &t->artifact->header_augment;
-		/* Read-only for everyone, whatever the tar's mode (often
-		 * 0600): with allow_other, default_permissions applies it. */
-		n->perm = 0444;
+		n->perm = shown_perm(b->mode);
 		n->mtime = b->mtime;
 		n->size = b->size;
 	}
@@ -552,7 +556,7 @@ static int sync_payload(struct mfs_tree *t, size_t p)
 		n->state = PAYLOAD_RESOLVED;
 		n->offset = e.offset;
 		n->size = e.size;
-		n->perm &= e.mode;
+		n->perm = shown_perm(e.mode);
 		n->mtime = e.mtime;
 	}
 	return 0;

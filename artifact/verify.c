@@ -245,12 +245,16 @@ static void check_signature(struct mfs_artifact *a, struct mfs_verification *v)
 			 "manifest.sig is not base64: %s", why);
 		goto out;
 	}
+	v->signature_form = mfs_sig_form_of(sig, sig_len);
+	v->signature_len = sig_len;
 	if (v->key_count == 0 || !a->manifest_bytes)
 		goto out;
 	idx = mfs_sig_verify_any(v->keys, v->key_count, a->manifest_bytes,
 				 a->manifest_len, sig, sig_len, v->attempts,
 				 why, sizeof(why));
 	v->key_index = idx >= 0 ? idx : -1;
+	if (idx >= 0)	/* the key knows: a 64-byte DER is rare, not impossible */
+		v->signature_form = v->attempts[idx].form;
 out:
 	free(sig);
 	free(text);

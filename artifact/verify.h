@@ -48,6 +48,8 @@ struct mfs_verification {
 	bool is_signed;
 	bool signature_canonical;	/* base64 exactly as Mender writes it */
 	char signature_problem[MFS_ERR_LEN];	/* undecodable base64 */
+	enum mfs_sig_form signature_form;	/* ECDSA raw or DER, else OTHER */
+	size_t signature_len;		/* decoded bytes */
 	int key_index;			/* the key that verified, or -1 */
 	size_t key_count;
 	struct mfs_sig_attempt *attempts;	/* key_count of them */

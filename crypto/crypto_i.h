@@ -41,10 +41,11 @@ void mfs_crypto_seterr_ossl(char *err, size_t errlen, const char *fmt, ...)
 void mfs_crypto_seterr_errno(char *err, size_t errlen, int errnum,
 			     const char *what);
 
-/* Checks that pub is a key we sign or verify with (RSA of 2048 bits or
- * more, EC P-256) and fills k->type and k->bits.  Returns 0 or
- * -ENOTSUP with the reason. */
-int mfs_key_check_pub(EVP_PKEY *pub, struct mfs_key *k,
+/* Checks that pub is a key we verify with (RSA of 1024 bits or more,
+ * EC P-256) or, for_signing, one we sign with (RSA of 2048 bits or more,
+ * EC P-256), and fills k->type and k->bits.  Returns 0 or -ENOTSUP with
+ * the reason. */
+int mfs_key_check_pub(EVP_PKEY *pub, bool for_signing, struct mfs_key *k,
 		      char *err, size_t errlen);
 
 /* Derives a plain public key from any key, including an engine's. */
@@ -57,6 +58,8 @@ int mfs_ecdsa_raw_to_der(const uint8_t *raw, size_t rawlen,
 			 unsigned char **der, size_t *derlen);
 int mfs_ecdsa_der_to_raw(const unsigned char *der, size_t derlen,
 			 uint8_t *raw, size_t rawlen);
+/* der is a DER ECDSA signature exactly as OpenSSL would encode it. */
+bool mfs_ecdsa_der_is_strict(const unsigned char *der, size_t derlen);
 
 /* Loads the private key named by a pkcs11: URI into k (pkey, engine,
  * name).  Returns 0 or a negative errno with the reason. */

@@ -96,3 +96,28 @@ out:
 	ERR_clear_error();
 	return ret;
 }
+
+bool mfs_ecdsa_der_is_strict(const unsigned char *der, size_t derlen)
+{
+	const unsigned char *p = der;
+	unsigned char *again = NULL;
+	ECDSA_SIG *sig = NULL;
+	bool strict = false;
+	int len;
+
+	if (derlen > 0x7fffffff)
+		goto out;
+	sig = d2i_ECDSA_SIG(NULL, &p, (long)derlen);
+	if (!sig || p != der + derlen)
+		goto out;
+	/* What OpenSSL's verification demands: the encoding it would write
+	 * itself, so no padded integer or long-form length slips by. */
+	len = i2d_ECDSA_SIG(sig, &again);
+	strict = len > 0 && (size_t)len == derlen &&
+		 memcmp(again, der, derlen) == 0;
+out:
+	OPENSSL_free(again);
+	ECDSA_SIG_free(sig);
+	ERR_clear_error();
+	return strict;
+}

@@ -263,9 +263,13 @@ out:
 	return ret;
 }
 
-int mfs_key_check_pub(EVP_PKEY *pub, struct mfs_key *k,
+int mfs_key_check_pub(EVP_PKEY *pub, bool for_signing, struct mfs_key *k,
 		      char *err, size_t errlen)
 {
+	/* Mender's tools verify with RSA keys of 1024 bits (mender-artifact's
+	 * own reader tests sign with one), so a device may hold one; what we
+	 * sign with ourselves must be strong. */
+	int min_bits = for_signing ? MFS_KEY_RSA_STRONG_BITS : MFS_KEY_RSA_MIN_BITS;
 	char curve[64];
 	const char *name;
 	size_t n = 0;
@@ -274,10 +278,11 @@ int mfs_key_check_pub(EVP_PKEY *pub, struct mfs_key *k,
 	switch (EVP_PKEY_get_base_id(pub)) {
 	case EVP_PKEY_RSA:
 		bits = EVP_PKEY_get_bits(pub);
-		if (bits < 2048) {
+		if (bits < min_bits) {
 			mfs_crypto_seterr(err, errlen,
-					  "RSA key of %d bits is too small (2048 minimum)",
-					  bits);
+					  "RSA key of %d bits is too small (%d minimum%s)",
+					  bits, min_bits,
+					  for_signing ? " for signing" : "");
 			return -ENOTSUP;
 		}
 		k->type = MFS_KEY_RSA;
@@ -384,9 +389,13 @@ int mfs_key_load_public(const char *path, struct mfs_key **out,
 	ret = decode_public(&b, &k->pkey, err, errlen);
 	if (ret < 0)
 		goto out;
-	ret = mfs_key_check_pub(k->pkey, k, err, errlen);
+	ret = mfs_key_check_pub(k->pkey, false, k, err, errlen);
 	if (ret < 0)
 		goto out;
+	if (mfs_key_is_weak(k))
+		snprintf(k->warning, sizeof(k->warning),
+			 "RSA key of %d bits is weak (%d or more advised)",
+			 k->bits, MFS_KEY_RSA_STRONG_BITS);
 	if (EVP_PKEY_up_ref(k->pkey) != 1) {
 		ret = -ENOMEM;
 		goto out;
@@ -430,7 +439,7 @@ int mfs_key_load_private_pem(const char *path, struct mfs_key **out,
 	ret = mfs_key_derive_pub(k->pkey, &k->pub, err, errlen);
 	if (ret < 0)
 		goto out;
-	ret = mfs_key_check_pub(k->pub, k, err, errlen);
+	ret = mfs_key_check_pub(k->pub, true, k, err, errlen);
 	if (ret < 0)
 		goto out;
 	k->is_private = true;
@@ -468,7 +477,7 @@ int mfs_key_load_pkcs11(const char *uri, struct mfs_key **out,
 				  "the token holds no public key or certificate for this private key");
 		goto out;
 	}
-	ret = mfs_key_check_pub(k->pub, k, err, errlen);
+	ret = mfs_key_check_pub(k->pub, true, k, err, errlen);
 	if (ret < 0)
 		goto out;
 	k->is_private = true;
@@ -519,8 +528,38 @@ const char *mfs_key_describe(const struct mfs_key *key, char *buf, size_t len)
 	if (key->type == MFS_KEY_EC_P256)
 		snprintf(buf, len, "EC P-256");
 	else
-		snprintf(buf, len, "RSA %d", key->bits);
+		snprintf(buf, len, "RSA %d%s", key->bits,
+			 mfs_key_is_weak(key) ? ", weak" : "");
 	return buf;
+}
+
+bool mfs_key_is_weak(const struct mfs_key *key)
+{
+	return key->type == MFS_KEY_RSA && key->bits < MFS_KEY_RSA_STRONG_BITS;
+}
+
+int mfs_key_public_of(const struct mfs_key *key, struct mfs_key **out)
+{
+	struct mfs_key *k;
+
+	k = key_new(key->name);
+	if (!k)
+		return -ENOMEM;
+	if (EVP_PKEY_up_ref(key->pub) != 1) {
+		mfs_key_close(k);
+		return -ENOMEM;
+	}
+	/* Both fields own a reference, as for a loaded public key. */
+	k->pkey = key->pub;
+	if (EVP_PKEY_up_ref(key->pub) != 1) {
+		mfs_key_close(k);
+		return -ENOMEM;
+	}
+	k->pub = key->pub;
+	k->type = key->type;
+	k->bits = key->bits;
+	*out = k;
+	return 0;
 }
 
 const char *mfs_key_name(const struct mfs_key *key)

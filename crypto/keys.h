@@ -1,8 +1,10 @@
 /*
- * Keys for signing and verifying artifacts: RSA of 2048 bits or more,
- * or EC on P-256, which is what Mender accepts.  Public keys come from
- * PEM files; private keys from PEM files or from a PKCS#11 token named
- * by an RFC 7512 URI.
+ * Keys for signing and verifying artifacts, as Mender's tools accept
+ * them: RSA or EC on P-256.  A verify key may be RSA of 1024 bits or
+ * more (Mender's tools verify with such keys; under 2048 bits it is
+ * marked weak); a key we sign with must be RSA of 2048 bits or more.
+ * Public keys come from PEM files; private keys from PEM files or from
+ * a PKCS#11 token named by an RFC 7512 URI.
  *
  * Every loader returns 0 or a negative errno and, on failure, a one-line
  * reason in err that does not name the file (the caller adds the name).
@@ -16,6 +18,11 @@
 
 /* Largest key file read. */
 #define MFS_KEY_MAX_FILE (1024 * 1024)
+
+/* The least RSA size verified with, and the least signed with (under it
+ * a verify key is weak). */
+#define MFS_KEY_RSA_MIN_BITS 1024
+#define MFS_KEY_RSA_STRONG_BITS 2048
 
 enum mfs_key_type {
 	MFS_KEY_RSA = 1,
@@ -66,14 +73,22 @@ enum mfs_key_type mfs_key_type(const struct mfs_key *key);
 int mfs_key_bits(const struct mfs_key *key);
 bool mfs_key_is_private(const struct mfs_key *key);
 
-/* "RSA 3072" or "EC P-256". */
+/* "RSA 3072", "RSA 1024, weak" or "EC P-256". */
 const char *mfs_key_describe(const struct mfs_key *key, char *buf, size_t len);
+
+/* An RSA key under MFS_KEY_RSA_STRONG_BITS. */
+bool mfs_key_is_weak(const struct mfs_key *key);
+
+/* A public key of its own (verifying only) from the public half of key,
+ * named as key is: sign_key's half among the verify keys.  Returns 0 or
+ * -ENOMEM. */
+int mfs_key_public_of(const struct mfs_key *key, struct mfs_key **out);
 
 /* The path as given, or the URI without its PIN attributes. */
 const char *mfs_key_name(const struct mfs_key *key);
 
-/* A one-line warning about how the key was stored (a private key file
- * group or others can access), or NULL. */
+/* A one-line warning about the key (a private key file group or others
+ * can access, a weak verify key), or NULL. */
 const char *mfs_key_warning(const struct mfs_key *key);
 
 #endif

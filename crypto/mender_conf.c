@@ -10,7 +10,13 @@
 
 static int add_path(char ***paths, size_t *count, const char *p)
 {
-	char **grown = realloc(*paths, (*count + 1) * sizeof(**paths));
+	char **grown;
+
+	/* The client skips a path already in its list. */
+	for (size_t i = 0; i < *count; i++)
+		if (strcmp((*paths)[i], p) == 0)
+			return 0;
+	grown = realloc(*paths, (*count + 1) * sizeof(**paths));
 
 	if (!grown)
 		return -ENOMEM;

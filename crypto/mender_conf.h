@@ -1,7 +1,8 @@
 /*
  * The verification keys a Mender client configuration names:
  * "ArtifactVerifyKey" (one path) or "ArtifactVerifyKeys" (a list, tried
- * in order).  Both set is an error, as it is for the client.
+ * in order, each path once).  Both set is an error, as it is for the
+ * client.
  */
 #ifndef MFS_MENDER_CONF_H
 #define MFS_MENDER_CONF_H

@@ -4,6 +4,7 @@
  * internal error: only 1 passes.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,9 @@
 #include "crypto/crypto_i.h"
 #include "crypto/sign.h"
 #include "crypto/verify.h"
+
+/* No RSA signature we verify (1024 bits and up) is this short. */
+#define RSA_SIG_MIN_LEN (MFS_KEY_RSA_MIN_BITS / 8)
 
 /* Verifies a signature in OpenSSL's shape (RSA bytes, ECDSA DER). */
 static int verify_evp(const struct mfs_key *key, const void *msg,
@@ -60,7 +64,7 @@ out:
 
 static int verify_ec(const struct mfs_key *key, const void *msg,
 		     size_t msglen, const unsigned char *sig, size_t siglen,
-		     char *err, size_t errlen)
+		     enum mfs_sig_form *form, char *err, size_t errlen)
 {
 	unsigned char *der = NULL;
 	size_t derlen = 0;
@@ -75,34 +79,44 @@ static int verify_ec(const struct mfs_key *key, const void *msg,
 			ret = -EBADMSG;
 			goto out;
 		}
+		/* OpenSSL takes strict DER only, of any valid length, as
+		 * the client (OpenSSL too) does. */
 		ret = verify_evp(key, msg, msglen, sig, siglen, err, errlen);
+		*form = MFS_SIG_FORM_EC_DER;
 		goto out;
 	}
 	ret = mfs_ecdsa_raw_to_der(sig, siglen, &der, &derlen);
 	if (ret < 0)
 		goto out;
 	ret = verify_evp(key, msg, msglen, der, derlen, err, errlen);
+	*form = MFS_SIG_FORM_EC_RAW;
 	/* A DER signature can be 64 bytes too (r and s of 29 bytes); it
 	 * starts with SEQUENCE and the length of the rest. */
-	if (ret == -EBADMSG && sig[0] == 0x30 && sig[1] == siglen - 2)
+	if (ret == -EBADMSG && sig[0] == 0x30 && sig[1] == siglen - 2) {
 		ret = verify_evp(key, msg, msglen, sig, siglen, err, errlen);
+		if (ret == 0)
+			*form = MFS_SIG_FORM_EC_DER;
+	}
 out:
 	OPENSSL_free(der);
 	return ret;
 }
 
-int mfs_sig_verify(const struct mfs_key *key, const void *msg, size_t msglen,
-		   const void *sig, size_t siglen, char *err, size_t errlen)
+static int sig_verify(const struct mfs_key *key, const void *msg,
+		      size_t msglen, const void *sig, size_t siglen,
+		      enum mfs_sig_form *form, char *err, size_t errlen)
 {
 	int size;
 
+	*form = MFS_SIG_FORM_OTHER;
 	ERR_clear_error();
 	if (siglen == 0) {
 		mfs_crypto_seterr(err, errlen, "the signature is empty");
 		return -EBADMSG;
 	}
 	if (key->type == MFS_KEY_EC_P256)
-		return verify_ec(key, msg, msglen, sig, siglen, err, errlen);
+		return verify_ec(key, msg, msglen, sig, siglen, form, err,
+				 errlen);
 
 	size = EVP_PKEY_get_size(key->pub);
 	if (size > 0 && siglen != (size_t)size) {
@@ -114,6 +128,14 @@ int mfs_sig_verify(const struct mfs_key *key, const void *msg, size_t msglen,
 	return verify_evp(key, msg, msglen, sig, siglen, err, errlen);
 }
 
+int mfs_sig_verify(const struct mfs_key *key, const void *msg, size_t msglen,
+		   const void *sig, size_t siglen, char *err, size_t errlen)
+{
+	enum mfs_sig_form form;
+
+	return sig_verify(key, msg, msglen, sig, siglen, &form, err, errlen);
+}
+
 int mfs_sig_verify_any(const struct mfs_key *const *keys, size_t nkeys,
 		       const void *msg, size_t msglen,
 		       const void *sig, size_t siglen,
@@ -121,6 +143,7 @@ int mfs_sig_verify_any(const struct mfs_key *const *keys, size_t nkeys,
 		       char *err, size_t errlen)
 {
 	char reason[MFS_SIG_REASON_LEN];
+	enum mfs_sig_form form;
 	size_t i;
 	int ret = -EBADMSG;
 
@@ -132,11 +155,12 @@ int mfs_sig_verify_any(const struct mfs_key *const *keys, size_t nkeys,
 	}
 	for (i = 0; i < nkeys; i++) {
 		reason[0] = '\0';
-		ret = mfs_sig_verify(keys[i], msg, msglen, sig, siglen,
-				     reason, sizeof(reason));
+		ret = sig_verify(keys[i], msg, msglen, sig, siglen, &form,
+				 reason, sizeof(reason));
 		if (attempts) {
 			attempts[i].tried = true;
 			attempts[i].ret = ret;
+			attempts[i].form = form;
 			memcpy(attempts[i].reason, reason, sizeof(reason));
 		}
 		if (ret == 0)
@@ -176,4 +200,49 @@ int mfs_sig_to_stored(const struct mfs_key *key, const void *sig,
 	*out = buf;
 	*outlen = len;
 	return 0;
+}
+
+enum mfs_sig_form mfs_sig_form_of(const void *sig, size_t siglen)
+{
+	uint8_t raw[MFS_SIG_EC_RAW_LEN];
+
+	if (siglen >= RSA_SIG_MIN_LEN)
+		return MFS_SIG_FORM_OTHER;
+	/* Raw first, as verification tries it first. */
+	if (siglen == MFS_SIG_EC_RAW_LEN)
+		return MFS_SIG_FORM_EC_RAW;
+	/* Strict DER: the decoder refuses trailing bytes and values wider
+	 * than the curve. */
+	if (mfs_ecdsa_der_to_raw(sig, siglen, raw, sizeof(raw)) == 0 &&
+	    mfs_ecdsa_der_is_strict(sig, siglen))
+		return MFS_SIG_FORM_EC_DER;
+	return MFS_SIG_FORM_OTHER;
+}
+
+const char *mfs_sig_form_word(enum mfs_sig_form form)
+{
+	switch (form) {
+	case MFS_SIG_FORM_EC_RAW:
+		return "raw";
+	case MFS_SIG_FORM_EC_DER:
+		return "der";
+	default:
+		return NULL;
+	}
+}
+
+const char *mfs_sig_mender_artifact_differs(enum mfs_sig_form form,
+					    size_t siglen, char *buf,
+					    size_t len)
+{
+	/* mender-artifact 3.9 reads an ECDSA signature as r||s of 64 bytes
+	 * and refuses any other length ("invalid ecdsa key size"); a
+	 * 64-byte DER signature it reads as r||s, which does not verify.
+	 * (Later releases also parse DER, but only of exactly 72 bytes.) */
+	if (form != MFS_SIG_FORM_EC_DER)
+		return NULL;
+	snprintf(buf, len,
+		 "refuses an ECDSA signature in DER of %zu bytes (3.9 reads r||s of %d bytes only)",
+		 siglen, MFS_SIG_EC_RAW_LEN);
+	return buf;
 }

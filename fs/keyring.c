@@ -1,4 +1,5 @@
-/* Loading the verification keys named by verify_key and mender_conf. */
+/* Loading the verification keys named by verify_key and mender_conf,
+ * and taking sign_key's public half after them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,17 +8,11 @@
 #include "crypto/mender_conf.h"
 #include "fs/keyring.h"
 
-static int keyring_add(struct mfs_keyring *kr, const char *path)
+/* Takes key into the keyring, or closes it. */
+static int keyring_push(struct mfs_keyring *kr, struct mfs_key *key)
 {
-	char err[256];
-	struct mfs_key *key = NULL, **keys;
-	int ret;
+	struct mfs_key **keys;
 
-	ret = mfs_key_load_public(path, &key, err, sizeof(err));
-	if (ret < 0) {
-		fprintf(stderr, "menderfs: %s: %s\n", path, err);
-		return -1;
-	}
 	keys = realloc(kr->keys, (kr->count + 1) * sizeof(*keys));
 	if (!keys) {
 		mfs_key_close(key);
@@ -27,6 +22,23 @@ static int keyring_add(struct mfs_keyring *kr, const char *path)
 	kr->keys = keys;
 	kr->keys[kr->count++] = key;
 	return 0;
+}
+
+static int keyring_add(struct mfs_keyring *kr, const char *path)
+{
+	char err[256];
+	struct mfs_key *key = NULL;
+	int ret;
+
+	ret = mfs_key_load_public(path, &key, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "menderfs: %s: %s\n", path, err);
+		return -1;
+	}
+	if (mfs_key_warning(key))
+		fprintf(stderr, "menderfs: warning: %s: %s\n", path,
+			mfs_key_warning(key));
+	return keyring_push(kr, key);
 }
 
 int mfs_keyring_load(const struct mfs_options *opts, struct mfs_keyring *kr)
@@ -44,12 +56,10 @@ int mfs_keyring_load(const struct mfs_options *opts, struct mfs_keyring *kr)
 			fprintf(stderr, "menderfs: %s: %s\n", opts->mender_conf,
 				err);
 			ret = -1;
-		} else if (conf_count == 0) {
-			fprintf(stderr, "menderfs: %s: names neither "
-				"ArtifactVerifyKey nor ArtifactVerifyKeys\n",
-				opts->mender_conf);
-			ret = -1;
 		}
+		/* One naming no key is a device's ordinary configuration:
+		 * it adds none, and the artifact is judged as such a
+		 * device judges it. */
 		for (size_t i = 0; i < conf_count && ret == 0; i++)
 			ret = keyring_add(kr, conf_keys[i]);
 		mfs_mender_conf_free(conf_keys, conf_count);
@@ -57,6 +67,22 @@ int mfs_keyring_load(const struct mfs_options *opts, struct mfs_keyring *kr)
 	if (ret < 0)
 		mfs_keyring_destroy(kr);
 	return ret;
+}
+
+int mfs_keyring_add_sign_key(struct mfs_keyring *kr, const struct mfs_key *key)
+{
+	struct mfs_key *pub = NULL;
+
+	if (mfs_key_public_of(key, &pub) < 0) {
+		fprintf(stderr, "menderfs: out of memory\n");
+		goto fail;
+	}
+	if (keyring_push(kr, pub) < 0)
+		goto fail;
+	return 0;
+fail:
+	mfs_keyring_destroy(kr);
+	return -1;
 }
 
 void mfs_keyring_destroy(struct mfs_keyring *kr)

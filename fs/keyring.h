@@ -8,13 +8,19 @@
 #include "fs/options.h"
 
 struct mfs_keyring {
-	struct mfs_key **keys;	/* verify_key options first, then mender_conf's */
+	struct mfs_key **keys;	/* verify_key options, then mender_conf's,
+				 * then sign_key's public half */
 	size_t count;
 };
 
 /* Loads every key.  On failure prints one line naming the file and the
  * reason on stderr and returns -1; the keyring is then empty. */
 int mfs_keyring_load(const struct mfs_options *opts, struct mfs_keyring *kr);
+
+/* Appends the public half of sign_key (SPEC: it judges .verify after the
+ * verify keys).  On failure prints the reason, empties the keyring and
+ * returns -1. */
+int mfs_keyring_add_sign_key(struct mfs_keyring *kr, const struct mfs_key *key);
 
 void mfs_keyring_destroy(struct mfs_keyring *kr);
 

@@ -154,12 +154,14 @@ int main(int argc, char *argv[])
 	}
 	if (opts.sign_key && load_sign_key(&ctx, opts.sign_key) < 0)
 		goto out;
+	if (ctx.sign_key && mfs_keyring_add_sign_key(&ctx.keyring, ctx.sign_key) < 0)
+		goto out;
 	ctx.sign_output = sign_output;
 	/* What a crash in an earlier rewrite may have left beside it. */
 	mfs_rewrite_cleanup(sign_output ? sign_output : artifact_path);
 	if (opts.require_signature && ctx.keyring.count == 0) {
-		fprintf(stderr, "%s: require_signature needs verify_key or "
-			"mender_conf\n", prog);
+		fprintf(stderr, "%s: require_signature needs a key: verify_key, "
+			"sign_key, or a mender_conf naming one\n", prog);
 		goto out;
 	}
 	if (mfs_artifact_open(artifact_path, &ctx.artifact, err,

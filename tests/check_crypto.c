@@ -19,6 +19,8 @@
 
 #include <openssl/bn.h>
 #include <openssl/ec.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 
 #include "crypto/base64.h"
@@ -344,10 +346,67 @@ static void refused(int (*load)(const char *, struct mfs_key **, char *,
 		      name, err, reason);
 }
 
+/* Mender's tools verify with RSA 1024 (mender-artifact's reader tests
+ * sign with such a key): a device may hold one, so we load it, marked
+ * weak, and verify with it. */
+START_TEST(test_key_public_weak)
+{
+	char d[32], err[ERRLEN] = "";
+	uint8_t *msg, *sig;
+	size_t len, siglen;
+	struct mfs_key *k;
+
+	k = load_pub("rsa1024.pub.pem");
+	ck_assert_int_eq(mfs_key_type(k), MFS_KEY_RSA);
+	ck_assert_int_eq(mfs_key_bits(k), 1024);
+	ck_assert(mfs_key_is_weak(k));
+	ck_assert_str_eq(mfs_key_describe(k, d, sizeof(d)), "RSA 1024, weak");
+	ck_assert_ptr_nonnull(mfs_key_warning(k));
+	ck_assert_msg(strstr(mfs_key_warning(k), "weak"), "%s", mfs_key_warning(k));
+	msg = fx_slurp("msg.bin", &len);
+	sig = fx_slurp("msg.rsa1024.sig", &siglen);
+	ck_assert_int_eq(siglen, 128);
+	ck_assert_int_eq(mfs_sig_verify(k, msg, len, sig, siglen, err, sizeof(err)), 0);
+	sig[7] ^= 0x10;
+	ck_assert_int_eq(mfs_sig_verify(k, msg, len, sig, siglen, err, sizeof(err)), -EBADMSG);
+	mfs_key_close(k);
+	free(sig);
+	free(msg);
+
+	k = load_pub("rsa2048.pub.pem");
+	ck_assert(!mfs_key_is_weak(k));
+	mfs_key_close(k);
+}
+END_TEST
+
+/* sign_key's public half as a verify key: public only, same name, same
+ * verdicts. */
+START_TEST(test_key_public_of)
+{
+	struct mfs_key *priv, *pub = NULL;
+	char d[32], err[ERRLEN] = "";
+	uint8_t *msg, *sig;
+	size_t len, siglen;
+
+	priv = load_priv("rsa2048.pkcs1.pem");
+	ck_assert_int_eq(mfs_key_public_of(priv, &pub), 0);
+	ck_assert(!mfs_key_is_private(pub));
+	ck_assert_str_eq(mfs_key_name(pub), mfs_key_name(priv));
+	ck_assert_str_eq(mfs_key_describe(pub, d, sizeof(d)), "RSA 2048");
+	mfs_key_close(priv);	/* pub keeps its own reference */
+	msg = fx_slurp("msg.bin", &len);
+	sig = fx_slurp("msg.rsa2048.sig", &siglen);
+	ck_assert_int_eq(mfs_sig_verify(pub, msg, len, sig, siglen, err, sizeof(err)), 0);
+	mfs_key_close(pub);
+	free(sig);
+	free(msg);
+}
+END_TEST
+
 START_TEST(test_key_public_refused)
 {
-	refused(mfs_key_load_public, "rsa1024.pub.pem", -ENOTSUP,
-		"RSA key of 1024 bits is too small (2048 minimum)");
+	refused(mfs_key_load_public, "rsa512.pub.pem", -ENOTSUP,
+		"RSA key of 512 bits is too small (1024 minimum)");
 	refused(mfs_key_load_public, "ec384.pub.pem", -ENOTSUP,
 		"EC curve secp384r1 is not supported (P-256 only)");
 	refused(mfs_key_load_public, "ed25519.pub.pem", -ENOTSUP,
@@ -400,8 +459,11 @@ END_TEST
 
 START_TEST(test_key_private_refused)
 {
+	/* What we sign with must be strong, though we verify with less. */
 	refused(mfs_key_load_private, "rsa1024.pem", -ENOTSUP,
-		"RSA key of 1024 bits is too small (2048 minimum)");
+		"RSA key of 1024 bits is too small (2048 minimum for signing)");
+	refused(mfs_key_load_private, "rsa512.pem", -ENOTSUP,
+		"RSA key of 512 bits is too small (2048 minimum for signing)");
 	refused(mfs_key_load_private, "ec384.pem", -ENOTSUP,
 		"EC curve secp384r1 is not supported (P-256 only)");
 	refused(mfs_key_load_private, "ed25519.pem", -ENOTSUP,
@@ -449,6 +511,115 @@ static int verify_file_sig(const char *pubname, const void *msg, size_t len,
 	mfs_key_close(k);
 	return ret;
 }
+
+/* OpenSSL's DER signature of msg with the PEM private key at path. */
+static size_t ossl_sign_der(const char *path, const void *msg, size_t len,
+			    unsigned char *sig, size_t cap)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_PKEY *pkey;
+	FILE *f;
+
+	f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	ck_assert_ptr_nonnull(pkey);
+	ck_assert_ptr_nonnull(ctx);
+	ck_assert_int_eq(EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, pkey), 1);
+	ck_assert_int_eq(EVP_DigestSign(ctx, sig, &cap, msg, len), 1);
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(pkey);
+	return cap;
+}
+
+/* ECDSA in both forms the client takes: DER of every length OpenSSL
+ * gives (an HSM's or KMS's form) and r||s; the form is named, and where
+ * mender-artifact 3.9 (r||s only) would refuse it is said. */
+START_TEST(test_verify_ec_der_lengths)
+{
+	unsigned char sig[80], seen[80][80], raw[64];
+	size_t seen_len[80] = { 0 }, len, n, i;
+	const struct mfs_key *keys[2];
+	struct mfs_sig_attempt att[2];
+	char p[PATH_MAX], err[ERRLEN] = "", why[256];
+	struct mfs_key *k, *other;
+	uint8_t *msg;
+
+	msg = fx_slurp("msg.bin", &len);
+	k = load_pub("ec256.pub.pem");
+	other = load_pub("ec256b.pub.pem");
+	/* 71 bytes half the time, 70 and 72 a quarter each, 69 and less
+	 * about one in 500: sign until each common length is seen. */
+	for (i = 0; i < 4000; i++) {
+		n = ossl_sign_der(fx(p, "ec256.sec1.pem"), msg, len, sig, sizeof(sig));
+		ck_assert_uint_le(n, 72);
+		if (!seen_len[n]) {
+			memcpy(seen[n], sig, n);
+			seen_len[n] = n;
+		}
+		if (seen_len[70] && seen_len[71] && seen_len[72] && seen_len[69])
+			break;
+	}
+	ck_assert_msg(seen_len[70] && seen_len[71] && seen_len[72],
+		      "no DER signature of 70, 71 or 72 bytes in %zu", i);
+	for (n = 8; n <= 72; n++) {
+		if (!seen_len[n])
+			continue;
+		ck_assert_msg(mfs_sig_verify(k, msg, len, seen[n], n, err, sizeof(err)) == 0,
+			      "DER of %zu bytes: %s", n, err);
+		ck_assert_int_eq(mfs_sig_form_of(seen[n], n), MFS_SIG_FORM_EC_DER);
+		ck_assert_str_eq(mfs_sig_form_word(MFS_SIG_FORM_EC_DER), "der");
+		ck_assert_ptr_nonnull(mfs_sig_mender_artifact_differs(
+			MFS_SIG_FORM_EC_DER, n, why, sizeof(why)));
+		ck_assert_msg(strstr(why, "refuses an ECDSA signature in DER"), "%s", why);
+		/* The attempt says which form verified. */
+		keys[0] = other;
+		keys[1] = k;
+		ck_assert_int_eq(mfs_sig_verify_any(keys, 2, msg, len, seen[n], n,
+						    att, err, sizeof(err)), 1);
+		ck_assert_int_eq(att[1].form, MFS_SIG_FORM_EC_DER);
+		ck_assert_int_eq(mfs_sig_verify(other, msg, len, seen[n], n, err,
+						sizeof(err)), -EBADMSG);
+	}
+
+	/* The same signature as r||s: raw, which mender-artifact reads. */
+	der_to_raw(seen[71], 71, raw);
+	ck_assert_int_eq(mfs_sig_verify(k, msg, len, raw, 64, err, sizeof(err)), 0);
+	ck_assert_int_eq(mfs_sig_form_of(raw, 64), MFS_SIG_FORM_EC_RAW);
+	ck_assert_str_eq(mfs_sig_form_word(MFS_SIG_FORM_EC_RAW), "raw");
+	ck_assert_ptr_null(mfs_sig_mender_artifact_differs(MFS_SIG_FORM_EC_RAW, 64,
+							   why, sizeof(why)));
+	keys[0] = k;
+	ck_assert_int_eq(mfs_sig_verify_any(keys, 1, msg, len, raw, 64, att, err,
+					    sizeof(err)), 0);
+	ck_assert_int_eq(att[0].form, MFS_SIG_FORM_EC_RAW);
+
+	/* Not DER as OpenSSL writes it: a trailing byte, or the SEQUENCE
+	 * length in long form.  The client's OpenSSL refuses both. */
+	memcpy(sig, seen[71], 71);
+	sig[71] = 0;
+	ck_assert_int_eq(mfs_sig_form_of(sig, 72), MFS_SIG_FORM_OTHER);
+	ck_assert_int_eq(mfs_sig_verify(k, msg, len, sig, 72, err, sizeof(err)), -EBADMSG);
+	sig[0] = 0x30;
+	sig[1] = 0x81;
+	sig[2] = seen[71][1];
+	memcpy(sig + 3, seen[71] + 2, 69);
+	ck_assert_int_eq(mfs_sig_form_of(sig, 72), MFS_SIG_FORM_OTHER);
+	ck_assert_int_eq(mfs_sig_verify(k, msg, len, sig, 72, err, sizeof(err)), -EBADMSG);
+
+	/* RSA has no ECDSA form. */
+	free(msg);
+	msg = fx_slurp("msg.rsa2048.sig", &len);
+	ck_assert_int_eq(mfs_sig_form_of(msg, len), MFS_SIG_FORM_OTHER);
+	ck_assert_ptr_null(mfs_sig_form_word(MFS_SIG_FORM_OTHER));
+	ck_assert_ptr_null(mfs_sig_mender_artifact_differs(MFS_SIG_FORM_OTHER, len,
+							   why, sizeof(why)));
+	free(msg);
+	mfs_key_close(other);
+	mfs_key_close(k);
+}
+END_TEST
 
 START_TEST(test_verify_rsa_openssl)
 {
@@ -894,6 +1065,8 @@ static Suite *crypto_suite(void)
 
 	tc = tcase_create("keys");
 	tcase_add_test(tc, test_key_public_ok);
+	tcase_add_test(tc, test_key_public_weak);
+	tcase_add_test(tc, test_key_public_of);
 	tcase_add_test(tc, test_key_public_refused);
 	tcase_add_test(tc, test_key_private_ok);
 	tcase_add_test(tc, test_key_private_refused);
@@ -903,6 +1076,7 @@ static Suite *crypto_suite(void)
 	tc = tcase_create("verify");
 	tcase_add_test(tc, test_verify_rsa_openssl);
 	tcase_add_test(tc, test_verify_ec_openssl);
+	tcase_add_test(tc, test_verify_ec_der_lengths);
 	tcase_add_test(tc, test_verify_with_private_key);
 	tcase_add_test(tc, test_verify_any_order);
 	tcase_add_test(tc, test_verify_mender_artifact);

@@ -159,6 +159,17 @@ START_TEST(test_key_beside_empty_list)
 }
 END_TEST
 
+/* The client adds a path of ArtifactVerifyKeys only once (its parser
+ * skips one already in the list), so a key named twice is tried once. */
+START_TEST(test_list_duplicate)
+{
+	static const char *const want[] = { "/a.pem", "/b.pem" };
+
+	expect_keys("{\"ArtifactVerifyKeys\": [\"/a.pem\", \"/b.pem\", "
+		    "\"/a.pem\"]}", want, 2);
+}
+END_TEST
+
 START_TEST(test_not_json)
 {
 	int ret = conf("ArtifactVerifyKey = /etc/mender/key.pem\n");
@@ -283,6 +294,7 @@ static Suite *mender_conf_suite(void)
 	tcase_add_test(tc, test_one_key);
 	tcase_add_test(tc, test_key_list);
 	tcase_add_test(tc, test_neither);
+	tcase_add_test(tc, test_list_duplicate);
 	tcase_add_test(tc, test_empty_object);
 	tcase_add_test(tc, test_empty_list);
 	tcase_add_test(tc, test_null_values);

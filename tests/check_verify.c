@@ -262,7 +262,7 @@ START_TEST(test_second_key_verifies)
 	       "status: verified",
 	       "structure: ok",
 	       "signature: verified",
-	       "signature-encoding: canonical",
+	       "signature-encoding: canonical raw",
 	       "key: @1 (RSA 2048): rejected: *",
 	       "key: @2 (EC P-256): verified",
 	       "verified-by: @2",

@@ -41,8 +41,10 @@ openssl ecparam -genkey -name prime256v1 -noout -out ec256b.sec1.pem
 # With the "EC PARAMETERS" block ecparam writes without -noout.
 openssl ecparam -genkey -name prime256v1 -out ec256p.params.pem
 
-# Keys we refuse.
+# Keys we refuse: rsa1024 for signing (we verify with its public half, as
+# Mender's tools do), rsa512 for anything.
 openssl genrsa -traditional -out rsa1024.pem 1024 2>/dev/null
+openssl genrsa -traditional -out rsa512.pem 512 2>/dev/null
 openssl ecparam -genkey -name secp384r1 -noout -out ec384.pem
 openssl genpkey -algorithm ed25519 -out ed25519.pem
 openssl pkcs8 -topk8 -v2 aes-256-cbc -passout pass:secret \
@@ -56,7 +58,7 @@ chmod 0644 rsa2048.loose.pem
 
 # Public keys: SPKI for all, PKCS#1 for one RSA key.
 for k in rsa2048.pkcs1 rsa2048b.pkcs1 rsa3072.pkcs8 ec256.sec1 ec256b.sec1 \
-	 ec256p.params rsa1024 ec384 ed25519; do
+	 ec256p.params rsa1024 rsa512 ec384 ed25519; do
 	openssl pkey -in "$k.pem" -pubout -out "${k%%.*}.pub.pem"
 done
 openssl rsa -in rsa2048.pkcs1.pem -RSAPublicKey_out -out rsa2048.rsapub.pem 2>/dev/null
@@ -65,6 +67,7 @@ openssl rsa -in rsa2048.pkcs1.pem -RSAPublicKey_out -out rsa2048.rsapub.pem 2>/d
 { echo "menderfs crypto fixture"; head -c 4000 /dev/urandom; } >msg.bin
 openssl dgst -sha256 -sign rsa2048.pkcs1.pem -out msg.rsa2048.sig msg.bin
 openssl dgst -sha256 -sign rsa3072.pkcs1.pem -out msg.rsa3072.sig msg.bin
+openssl dgst -sha256 -sign rsa1024.pem -out msg.rsa1024.sig msg.bin
 openssl dgst -sha256 -sign ec256.sec1.pem -out msg.ec256.der msg.bin
 
 # Artifacts signed by mender-artifact (PKCS#1 RSA and SEC1 EC keys), and

@@ -22,6 +22,14 @@
 # 3. The key's bytes (PEM lines, a slice of its DER form) are in no file of
 #    the tree, before or after signing, nor in the daemon's stderr, even
 #    with -d.
+# 4. Keys and policy as SPEC's options table and a device have them: an RSA
+#    verify key of 1024 bits or more is accepted (marked weak under 2048),
+#    alone or in a list; sign_key still needs RSA 2048; a mender.conf with
+#    no key option mounts with no keys; sign_key's public half judges
+#    .verify after the verify keys.
+# 5. ECDSA signatures as r||s and as DER of each common length verify, the
+#    report names the form, and says where mender-artifact validate
+#    refuses what the client accepts.
 
 if [ $# -ne 2 ]; then
 	echo "usage: $0 MENDERFS FIXTURE_DIR" >&2
@@ -35,24 +43,21 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
 skip_unless_fuse
-for tool in setpriv openssl sha256sum truncate; do
+for tool in setpriv openssl sha256sum truncate mender-artifact; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		echo "$tool not found; skipping"
 		FINISHED=1
 		exit 77
 	fi
 done
-# The unprivileged user the other side of each case runs as.
+# The unprivileged user the other side of sections 1 to 3 runs as; without
+# it (or without root) only section 4 runs.
 RUN_AS=nobody
+USER_CASES=
 if ! RUN_UID=$(id -u "$RUN_AS" 2>/dev/null) || ! RUN_GID=$(id -g "$RUN_AS" 2>/dev/null); then
-	echo "no user $RUN_AS; skipping"
-	FINISHED=1
-	exit 77
-fi
-if [ "$(id -u)" != 0 ]; then
-	echo "not root: cannot switch to $RUN_AS; skipping"
-	FINISHED=1
-	exit 77
+	USER_CASES="no user $RUN_AS"
+elif [ "$(id -u)" != 0 ]; then
+	USER_CASES="not root: cannot switch to $RUN_AS"
 fi
 
 K=$FIXTURES/keys
@@ -179,6 +184,259 @@ user_write() {
 		fail "$label as $RUN_AS: exit status $rc, want a failure saying '$want'"
 		note_file "$TEST_TMP/write.err"
 	fi
+}
+
+# ---- 4: keys and policy as a device judges them ------------------------------------------
+
+# device_case LABEL ART STATUS PATTERN OPTION...: ART mounts with OPTION...,
+# .verify starts "status: STATUS" and, unless PATTERN is "", has a line
+# matching the extended regex PATTERN.
+device_case() {
+	local label=$1 art=$2 want=$3 pat=$4 got
+	shift 4
+	if ! try_mount "$art" "$MNT" "$@"; then
+		fail "$label: not mounted (exit status $MOUNT_STATUS): $(head -n 1 "$MOUNT_LOG")"
+		return
+	fi
+	cat "$MNT/.verify" >"$TEST_TMP/device.verify" 2>&1
+	got=$(first_line "$TEST_TMP/device.verify")
+	if [ "$got" = "status: $want" ] &&
+		{ [ -z "$pat" ] || grep -qE -- "$pat" "$TEST_TMP/device.verify"; }; then
+		ok "$label: mounts, .verify says '$got'${pat:+ and has /$pat/}"
+	else
+		fail "$label: .verify says '$got', want 'status: $want'${pat:+ and a line /$pat/}"
+		note_file "$TEST_TMP/device.verify"
+	fi
+	unmount_artifact "$MNT"
+}
+
+# device_refused LABEL NAMED OPTION...: the daemon exits non-zero before
+# mounting with one line on stderr naming NAMED.
+device_refused() {
+	local label=$1 named=$2
+	shift 2
+	try_mount "$FIXTURES/unsigned/gzip.mender" "$MNT" "$@"
+	case $? in
+	0)
+		fail "$label: mounted, want a refusal"
+		unmount_artifact "$MNT" >/dev/null
+		;;
+	1)
+		if [ "$MOUNT_STATUS" -ne 0 ] && [ "$(wc -l <"$MOUNT_LOG")" -eq 1 ] &&
+			grep -qF -- "$named" "$MOUNT_LOG"; then
+			ok "$label: refused: $(head -n 1 "$MOUNT_LOG")"
+		else
+			fail "$label: exit status $MOUNT_STATUS, want one line naming $named"
+			note_file "$MOUNT_LOG"
+		fi
+		;;
+	*) fail "$label: neither mounted nor exited" ;;
+	esac
+}
+
+# The smallest inputs that break each rule of SPEC's options table, made
+# here by openssl and mender-artifact as a release engineer would: a
+# 1024-bit RSA key (what mender-artifact's own reader tests sign with; its
+# validate and the client accept it), a mender.conf with no key option (a
+# device's ordinary configuration), and a mount whose only key is sign_key.
+test_device_keys() {
+	local d=$WORK/device sig1024 art
+	mkdir -p "$d"
+	if ! { openssl genrsa -traditional -out "$d/rsa1024.pem" 1024 2>/dev/null &&
+		openssl pkey -in "$d/rsa1024.pem" -pubout -out "$d/rsa1024.pub.pem" &&
+		openssl genrsa -traditional -out "$d/other1024.pem" 1024 2>/dev/null &&
+		openssl pkey -in "$d/other1024.pem" -pubout -out "$d/other1024.pub.pem" &&
+		openssl genrsa -traditional -out "$d/rsa512.pem" 512 2>/dev/null &&
+		openssl pkey -in "$d/rsa512.pem" -pubout -out "$d/rsa512.pub.pem"; }; then
+		fail "openssl cannot make the RSA 1024 and 512 keys"
+		return
+	fi
+	sig1024=$d/rsa1024-signed.mender
+	if ! mender-artifact write rootfs-image -t qemux86-64 -n release-1024 \
+		-f "$FIXTURES/src/rootfs.ext4" -k "$d/rsa1024.pem" -o "$sig1024" \
+		>"$TEST_TMP/ma.log" 2>&1; then
+		fail "mender-artifact cannot sign with an RSA 1024 key"
+		note_file "$TEST_TMP/ma.log"
+		return
+	fi
+	# The control: Mender's own tool accepts this key and this signature.
+	check "mender-artifact validate -k rsa1024.pub.pem accepts it" \
+		mender-artifact validate -k "$d/rsa1024.pub.pem" "$sig1024"
+
+	device_case "verify_key RSA 1024" "$sig1024" verified \
+		"^key: $d/rsa1024.pub.pem \(RSA 1024, weak\): verified$" \
+		-o "verify_key=$d/rsa1024.pub.pem"
+	device_case "verify_key of another RSA 1024 key" "$sig1024" invalid-signature \
+		"^key: $d/other1024.pub.pem \(RSA 1024, weak\): rejected: " \
+		-o "verify_key=$d/other1024.pub.pem"
+	device_case "verify_key rsa2048, then RSA 1024" "$sig1024" verified \
+		"^verified-by: $d/rsa1024.pub.pem$" \
+		-o "verify_key=$K/rsa2048.pub.pem" -o "verify_key=$d/rsa1024.pub.pem"
+	device_case "an RSA 1024 key in the list does not stop rsa2048 verifying" \
+		"$FIXTURES/signed/rsa2048-gzip.mender" verified "^verified-by: $K/rsa2048.pub.pem$" \
+		-o "verify_key=$d/rsa1024.pub.pem" -o "verify_key=$K/rsa2048.pub.pem"
+	printf '{"ArtifactVerifyKeys": ["%s", "%s"]}\n' "$d/other1024.pub.pem" \
+		"$d/rsa1024.pub.pem" >"$d/keys1024.conf"
+	device_case "mender_conf ArtifactVerifyKeys of two RSA 1024 keys" "$sig1024" verified \
+		"^verified-by: $d/rsa1024.pub.pem$" -o "mender_conf=$d/keys1024.conf"
+	device_refused "verify_key RSA 512" "$d/rsa512.pub.pem" -o "verify_key=$d/rsa512.pub.pem"
+	# sign_key keeps its own rule: what menderfs writes must be strong.
+	device_refused "sign_key RSA 1024" "$d/rsa1024.pem" -o "sign_key=$d/rsa1024.pem"
+
+	# A device's mender.conf often names no key: it installs unsigned
+	# artifacts and cannot judge signed ones.
+	printf '{"ServerURL": "https://hosted.mender.io", "RootfsPartA": "/dev/mmcblk0p2"}\n' \
+		>"$d/nokey.conf"
+	device_case "mender_conf without a key option, signed artifact" \
+		"$FIXTURES/signed/rsa2048-gzip.mender" no-keys "^signature: not-checked$" \
+		-o "mender_conf=$d/nokey.conf"
+	device_case "mender_conf without a key option, unsigned artifact" \
+		"$FIXTURES/unsigned/gzip.mender" unsigned "" -o "mender_conf=$d/nokey.conf"
+	device_refused "require_signature with a mender_conf naming no key" "require_signature" \
+		-o "mender_conf=$d/nokey.conf" -o require_signature
+
+	# sign_key alone: its public half judges .verify.
+	art=$d/sign-here.mender
+	cp "$FIXTURES/unsigned/gzip.mender" "$art"
+	if mount_artifact "$art" "$MNT" -o "sign_key=$K/rsa2048.pem"; then
+		if echo sign 2>"$TEST_TMP/write.err" >"$MNT/signature"; then
+			ok "sign_key only: echo sign > signature exits 0"
+		else
+			fail "sign_key only: echo sign fails"
+			note_file "$TEST_TMP/write.err"
+		fi
+		cat "$MNT/.verify" >"$TEST_TMP/device.verify"
+		if [ "$(first_line "$TEST_TMP/device.verify")" = "status: verified" ] &&
+			grep -qx "verified-by: $K/rsa2048.pem" "$TEST_TMP/device.verify"; then
+			ok "sign_key only: after signing .verify says verified by $K/rsa2048.pem"
+		else
+			fail "sign_key only: after signing .verify says '$(first_line "$TEST_TMP/device.verify")'"
+			note_file "$TEST_TMP/device.verify"
+		fi
+		unmount_artifact "$MNT"
+	fi
+	device_case "sign_key only, an artifact another key signed" \
+		"$FIXTURES/signed/ec256-lzma.mender" invalid-signature \
+		"^key: $K/rsa2048.pem \(RSA 2048\): rejected: " -o "sign_key=$K/rsa2048.pem"
+	device_case "require_signature with only sign_key, an artifact it signed" \
+		"$FIXTURES/signed/rsa2048-gzip.mender" verified "" \
+		-o "sign_key=$K/rsa2048.pem" -o require_signature
+	device_case "verify_key before sign_key" "$FIXTURES/signed/rsa2048-gzip.mender" verified \
+		"^verified-by: $K/rsa2048.pub.pem$" \
+		-o "sign_key=$K/rsa2048.pem" -o "verify_key=$K/rsa2048.pub.pem"
+}
+
+# ---- 5: ECDSA signatures in both forms the client accepts ---------------------------------
+
+# add_signature SRC SIG OUT: OUT is SRC with manifest.sig (the base64 of
+# the binary signature SIG) right after manifest, as Mender's tools place
+# it; the other members are copied as they are.
+add_signature() {
+	python3 - "$@" <<'EOF2'
+import base64, io, sys, tarfile
+src, sigfile, out = sys.argv[1:4]
+text = base64.b64encode(open(sigfile, "rb").read())
+i = tarfile.open(src)
+o = tarfile.open(out, "w", format=tarfile.USTAR_FORMAT)
+for m in i.getmembers():
+    if m.name == "manifest.sig":
+        continue
+    o.addfile(m, i.extractfile(m))
+    if m.name == "manifest":
+        s = tarfile.TarInfo("manifest.sig")
+        s.size, s.mode, s.mtime = len(text), m.mode, m.mtime
+        s.uid, s.gid, s.uname, s.gname = m.uid, m.gid, m.uname, m.gname
+        o.addfile(s, io.BytesIO(text))
+o.close()
+EOF2
+}
+
+# encoding_case LABEL ART STATUS ENCODING MA OPTION...: .verify says
+# STATUS, its line is exactly "signature-encoding: ENCODING", and it has a
+# "mender-artifact: " line matching the extended regex MA, or none if MA
+# is "".
+encoding_case() {
+	local label=$1 art=$2 want=$3 enc=$4 ma=$5 got problems=()
+	shift 5
+	if ! try_mount "$art" "$MNT" "$@"; then
+		fail "$label: not mounted (exit status $MOUNT_STATUS): $(head -n 1 "$MOUNT_LOG")"
+		return
+	fi
+	cat "$MNT/.verify" >"$TEST_TMP/enc.verify" 2>&1
+	unmount_artifact "$MNT" >/dev/null || fail "$label: unmount"
+	got=$(first_line "$TEST_TMP/enc.verify")
+	[ "$got" = "status: $want" ] || problems+=("'$got', want 'status: $want'")
+	grep -qx "signature-encoding: $enc" "$TEST_TMP/enc.verify" ||
+		problems+=("no line 'signature-encoding: $enc'")
+	if [ -n "$ma" ]; then
+		grep -qE "^mender-artifact: $ma" "$TEST_TMP/enc.verify" ||
+			problems+=("no line /^mender-artifact: $ma/")
+	elif grep -q '^mender-artifact: ' "$TEST_TMP/enc.verify"; then
+		problems+=("a mender-artifact: line, want none")
+	fi
+	if [ ${#problems[@]} -eq 0 ]; then
+		ok "$label: $got, signature-encoding: $enc${ma:+, mender-artifact: /$ma/}"
+	else
+		fail "$label: ${problems[*]}"
+		note_file "$TEST_TMP/enc.verify"
+	fi
+}
+
+# What an HSM or a cloud KMS returns is DER, 70 to 72 bytes for P-256 as
+# often as not (the AWS Nitro artifact of mender-artifact's own tests is
+# one); mender-artifact writes r||s, 64 bytes.  The client takes both;
+# mender-artifact validate 3.9 takes r||s only, and the report says so.
+test_ecdsa_encodings() {
+	local d=$WORK/ecdsa unsigned=$FIXTURES/unsigned/gzip.mender i l n want
+	mkdir -p "$d"
+	tar -xOf "$unsigned" manifest >"$d/manifest"
+	# openssl's DER signatures of the manifest, until one of each common
+	# length is found (71 bytes half the time, 70 and 72 a quarter each).
+	for ((i = 0; i < 200; i++)); do
+		openssl dgst -sha256 -sign "$K/ec256.pem" -out "$d/sig" "$d/manifest" || break
+		l=$(stat -c %s "$d/sig")
+		[ -e "$d/der$l" ] || mv "$d/sig" "$d/der$l"
+		[ -e "$d/der70" ] && [ -e "$d/der71" ] && [ -e "$d/der72" ] && break
+	done
+	for l in 70 71 72; do
+		if [ ! -e "$d/der$l" ] || ! add_signature "$unsigned" "$d/der$l" "$d/der$l.mender"; then
+			fail "cannot make an artifact with a $l-byte DER signature"
+			continue
+		fi
+		# The control: mender-artifact 3.9 refuses it, the client (OpenSSL)
+		# does not.
+		if mender-artifact validate -k "$K/ec256.pub.pem" "$d/der$l.mender" >"$TEST_TMP/ma.out" 2>&1; then
+			note "mender-artifact validate accepts the $l-byte DER signature"
+			want=""
+		else
+			want="refuses an ECDSA signature in DER of $l bytes"
+		fi
+		check "openssl verifies the $l-byte DER signature" \
+			openssl dgst -sha256 -verify "$K/ec256.pub.pem" -signature "$d/der$l" \
+			-out /dev/null "$d/manifest"
+		encoding_case "DER of $l bytes" "$d/der$l.mender" verified "canonical der" "$want" \
+			-o "verify_key=$K/ec256.pub.pem"
+	done
+	if [ -e "$d/der71.mender" ]; then
+		encoding_case "DER of 71 bytes, no key" "$d/der71.mender" no-keys "canonical der" \
+			"refuses an ECDSA signature in DER of 71 bytes"
+		encoding_case "DER of 71 bytes, another key" "$d/der71.mender" invalid-signature \
+			"canonical der" "" -o "verify_key=$K/other-ec.pub.pem"
+		# One byte after the DER: OpenSSL, as the client, refuses it.
+		{ cat "$d/der71"; printf '\0'; } >"$d/der71z"
+		add_signature "$unsigned" "$d/der71z" "$d/der71z.mender"
+		encoding_case "DER of 71 bytes and a trailing byte" "$d/der71z.mender" \
+			invalid-signature "canonical" "" -o "verify_key=$K/ec256.pub.pem"
+	fi
+	# r||s as mender-artifact writes it; RSA has no ECDSA form.
+	n=$FIXTURES/signed/ec256-lzma.mender
+	check "mender-artifact validate accepts its own r||s signature" \
+		mender-artifact validate -k "$K/ec256.pub.pem" "$n"
+	encoding_case "r||s of 64 bytes" "$n" verified "canonical raw" "" \
+		-o "verify_key=$K/ec256.pub.pem"
+	encoding_case "r||s of 64 bytes, no key" "$n" no-keys "canonical raw" ""
+	encoding_case "RSA" "$FIXTURES/signed/rsa2048-gzip.mender" verified "canonical" "" \
+		-o "verify_key=$K/rsa2048.pub.pem"
 }
 
 # ---- 1 and 3: allow_other, a root daemon --------------------------------------------
@@ -419,9 +677,17 @@ test_user_daemon() {
 	MENDERFS=$DAEMON
 }
 
-echo "--- allow_other: who may sign; the key is not in the tree"
-test_allow_other
-echo "--- a daemon of $RUN_AS: not dumpable with sign_key"
-test_user_daemon
+echo "--- keys and policy as on a device"
+test_device_keys
+echo "--- ECDSA signatures: raw and DER"
+test_ecdsa_encodings
+if [ -n "$USER_CASES" ]; then
+	echo "$USER_CASES: skipping the allow_other and unprivileged daemon cases"
+else
+	echo "--- allow_other: who may sign; the key is not in the tree"
+	test_allow_other
+	echo "--- a daemon of $RUN_AS: not dumpable with sign_key"
+	test_user_daemon
+fi
 
 finish

@@ -42,10 +42,10 @@ listing() {
 }
 
 # compare_files MNT EXP: every regular file of EXP is in MNT with the same
-# bytes, size, mode and mtime.  Payload files keep their tar mode masked by
-# 0444; members and header files are 0444 whatever the tar says, so that
+# bytes, size, mode and mtime.  Every file's mode is its tar mode less the
+# write and set-id bits, plus read for everyone (SPEC, "The tree"), so that
 # with allow_other (and the default_permissions menderfs sets) every user
-# can read the manifest.
+# can read the manifest and a payload's programs stay executable.
 compare_files() {
 	local mnt=$1 exp=$2 rel bad_bytes=() bad_meta=() n=0 want got mode size mtime
 	while IFS= read -r -d '' rel; do
@@ -55,10 +55,7 @@ compare_files() {
 			continue
 		fi
 		read -r mode size mtime < <(stat -c '%a %s %Y' "$exp/$rel")
-		case $rel in
-		data/[0-9][0-9][0-9][0-9]/*) mode=$((8#$mode & 8#444)) ;;
-		*) mode=$((8#444)) ;;
-		esac
+		mode=$(((8#$mode & 8#555) | 8#444))
 		want=$(printf '%o %s %s' "$mode" "$size" "$mtime")
 		got=$(stat -c '%a %s %Y' "$mnt/$rel" 2>&1)
 		if [ "$want" != "$got" ]; then
