@@ -13,7 +13,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "artifact/rewrite.h"
+#include "artifact/mount.h"
 #include "artifact/span_cache.h"
 #include "fs/indexing.h"
 #include "fs/log.h"
@@ -74,6 +74,17 @@ static int load_sign_key(struct mfs_context *ctx, const char *spec)
 	return 0;
 }
 
+/* What every artifact the mount opens after the first gets: the span
+ * cache, its saved index, and the background pass. */
+static void artifact_opened(struct mfs_artifact *a, void *arg)
+{
+	struct mfs_context *ctx = arg;
+
+	mfs_artifact_set_span_cache(a, ctx->spans);
+	mfs_indexing_start(a, ctx->index_dir,
+			   mfs_indexing_load(a, ctx->index_dir));
+}
+
 /* require_signature: mount only what a device with these keys would
  * install. */
 static int require_verified(struct mfs_context *ctx, const char *artifact)
@@ -102,15 +113,14 @@ int main(int argc, char *argv[])
 	struct mfs_options opts;
 	struct mfs_context ctx = { 0 };
 	struct fuse_session *se = NULL;
+	struct mfs_mount_hooks hooks = { artifact_opened, &ctx };
 	char err[MFS_ERR_LEN], *artifact_path = NULL, *sign_output = NULL;
 	char *index_dir = NULL;
 	bool indexed = false;
 	int ret = 1, mounted = 0, handlers = 0, verify_ready = 0;
+	int mount_ready = 0;
 
 	memset(&cmd, 0, sizeof(cmd));
-	pthread_mutex_init(&ctx.sign_lock, NULL);
-	pthread_mutex_init(&ctx.pending_lock, NULL);
-	pthread_cond_init(&ctx.settled, NULL);
 	if (mfs_options_parse(&args, &opts) < 0) {
 		mfs_options_usage(stderr, prog);
 		goto out;
@@ -154,9 +164,6 @@ int main(int argc, char *argv[])
 	}
 	if (opts.sign_key && load_sign_key(&ctx, opts.sign_key) < 0)
 		goto out;
-	ctx.sign_output = sign_output;
-	/* What a crash in an earlier rewrite may have left beside it. */
-	mfs_rewrite_cleanup(sign_output ? sign_output : artifact_path);
 	if (opts.require_signature && ctx.keyring.count == 0) {
 		fprintf(stderr, "%s: require_signature needs verify_key or "
 			"mender_conf\n", prog);
@@ -177,6 +184,13 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "%s: %s: out of memory\n", prog, opts.artifact);
 		goto out;
 	}
+	/* Also removes what a crash in an earlier rewrite left. */
+	if (mfs_mount_init(&ctx.mount, ctx.tree, artifact_path, sign_output,
+			   &hooks, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		goto out;
+	}
+	mount_ready = 1;
 	mfs_verify_cache_init(&ctx.verify, ctx.tree,
 			      (const struct mfs_key *const *)ctx.keyring.keys,
 			      ctx.keyring.count);
@@ -193,6 +207,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	se = fuse_session_new(&args, &mfs_ops, sizeof(mfs_ops), &ctx);
+	ctx.se = se;
 	if (!se) {
 		/* libfuse has said which option it did not know. */
 		mfs_options_usage(stderr, prog);
@@ -222,6 +237,8 @@ out:
 		fuse_session_destroy(se);
 	if (verify_ready)
 		mfs_verify_cache_destroy(&ctx.verify);
+	if (mount_ready)
+		mfs_mount_destroy(&ctx.mount);
 	/* A signing swapped the artifact: the tree holds the current one
 	 * (the one opened at start was closed at the swap). */
 	if (ctx.tree) {
@@ -233,9 +250,6 @@ out:
 	mfs_span_cache_close(ctx.spans);	/* after every stream using it */
 	mfs_keyring_destroy(&ctx.keyring);
 	mfs_key_close(ctx.sign_key);
-	pthread_mutex_destroy(&ctx.sign_lock);
-	pthread_cond_destroy(&ctx.settled);
-	pthread_mutex_destroy(&ctx.pending_lock);
 	free(artifact_path);
 	free(sign_output);
 	free(index_dir);

@@ -29,23 +29,11 @@ static double attr_timeout(fuse_req_t req, fuse_ino_t ino)
 	return mfs_tree_is_mutable(tree_of(req), ino) ? 0.0 : CACHE_TIMEOUT;
 }
 
-/* Requests that show the signature's state see it settled. */
-static void settle(fuse_req_t req, fuse_ino_t ino)
-{
-	/* Not for the signature file itself: a writer about to settle it
-	 * may stat it first (cat does), and would wait for itself. */
-	if (mfs_tree_virtual(tree_of(req), ino) == MFS_VIRTUAL_SIGNATURE)
-		return;
-	if (ino == FUSE_ROOT_ID || mfs_tree_is_mutable(tree_of(req), ino))
-		mfs_signature_file_settle(fuse_req_userdata(req));
-}
-
 /* The tree's attributes, with the size of .verify filled in. */
 static int node_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st)
 {
 	int ret;
 
-	settle(req, ino);
 	ret = mfs_tree_getattr(tree_of(req), ino, st);
 
 	if (ret == 0 && mfs_tree_virtual(tree_of(req), ino) == MFS_VIRTUAL_VERIFY)
@@ -73,7 +61,6 @@ static void mfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int ret;
 
 	memset(&e, 0, sizeof(e));
-	settle(req, parent);
 	ret = mfs_tree_lookup(tree_of(req), parent, name, &ino);
 	if (ret == 0)
 		ret = node_getattr(req, ino, &e.attr);
@@ -112,8 +99,6 @@ static void mfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	if (off == 0)
-		settle(req, ino);
 	/* Offsets: 1 is ".", 2 is "..", 3 + i is child i. */
 	for (; off >= 0; off++) {
 		struct stat st = { 0 };
@@ -156,8 +141,6 @@ static void mfs_op_open(fuse_req_t req, fuse_ino_t ino,
 	struct stat st;
 	int ret;
 
-	if ((fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC))
-		settle(req, ino);
 	if (mfs_tree_virtual(t, ino) == MFS_VIRTUAL_VERIFY) {
 		mfs_verify_file_open(req, fi);
 		return;

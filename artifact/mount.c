@@ -1,0 +1,202 @@
+/*
+ * A mounted artifact over its life (mount.h).
+ *
+ * The places a rewrite may write are fixed at start-up: the directory of
+ * the mounted file (its links resolved then, once) and of sign_output.
+ * After that nothing is resolved by name again.  The file the tree shows
+ * is always known by its descriptor: a rewrite hands back the descriptor
+ * it wrote, and that is what is opened and shown, so whoever replaces the
+ * name right after the rename decides nothing.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "artifact/mount.h"
+#include "artifact/verify.h"
+
+static void note_seen(struct mfs_mount *m, const struct mfs_artifact *a)
+{
+	struct stat st;
+
+	if (fstat(a->fd, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	pthread_mutex_lock(&m->seen_lock);
+	m->seen = st;
+	m->seen_of = a;
+	pthread_mutex_unlock(&m->seen_lock);
+}
+
+/* The output's directory exists and may be written, and the name is not
+ * a symlink (the rewrite would refuse it anyway; say so now). */
+static int check_output(const struct mfs_rewrite_place *p, char *err,
+			size_t errlen)
+{
+	struct stat st;
+
+	if (faccessat(p->dfd, ".", W_OK, AT_EACCESS) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "cannot write to directory %s: %s",
+			 p->dir, strerror(e));
+		return -e;
+	}
+	if (fstatat(p->dfd, p->name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s/%s is %s, not a regular file",
+			 p->dir, p->name, S_ISLNK(st.st_mode) ? "a symlink" :
+			 "something else");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int mfs_mount_init(struct mfs_mount *m, struct mfs_tree *t,
+		   const char *artifact_path, const char *sign_output,
+		   const struct mfs_mount_hooks *hooks, char *err,
+		   size_t errlen)
+{
+	struct mfs_artifact *a;
+	char *real = NULL;
+	int ret;
+
+	memset(m, 0, sizeof(*m));
+	m->tree = t;
+	m->artifact.dfd = m->output.dfd = -1;
+	if (hooks)
+		m->hooks = *hooks;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_mutex_init(&m->seen_lock, NULL);
+
+	/* The one time a link is followed: the file the user named is the
+	 * one mounted, and its directory is where a rewrite goes. */
+	real = realpath(artifact_path, NULL);
+	if (!real) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot resolve %s: %s", artifact_path,
+			 strerror(-ret));
+		goto out;
+	}
+	ret = mfs_rewrite_place_open(real, &m->artifact, err, errlen);
+	if (ret == 0 && sign_output) {
+		ret = mfs_rewrite_place_open(sign_output, &m->output, err,
+					     errlen);
+		if (ret == 0)
+			ret = check_output(&m->output, err, errlen);
+	}
+	if (ret < 0)
+		goto out;
+	mfs_rewrite_cleanup(sign_output ? &m->output : &m->artifact);
+	a = mfs_tree_pin(t, NULL);
+	mfs_tree_unpin(t);
+	note_seen(m, a);
+out:
+	free(real);
+	if (ret < 0)
+		mfs_mount_destroy(m);
+	return ret;
+}
+
+void mfs_mount_destroy(struct mfs_mount *m)
+{
+	mfs_rewrite_place_close(&m->output);
+	mfs_rewrite_place_close(&m->artifact);
+	pthread_mutex_destroy(&m->seen_lock);
+	pthread_mutex_destroy(&m->lock);
+}
+
+/* The artifact shown.  Only the mount swaps it, under m->lock, so a
+ * caller holding that lock may use it after the pin is dropped. */
+static struct mfs_artifact *shown(struct mfs_mount *m)
+{
+	struct mfs_artifact *a = mfs_tree_pin(m->tree, NULL);
+
+	mfs_tree_unpin(m->tree);
+	return a;
+}
+
+struct mfs_artifact *mfs_mount_lock(struct mfs_mount *m)
+{
+	pthread_mutex_lock(&m->lock);
+	return shown(m);
+}
+
+void mfs_mount_unlock(struct mfs_mount *m)
+{
+	pthread_mutex_unlock(&m->lock);
+}
+
+int mfs_mount_signable(struct mfs_mount *m, struct mfs_artifact *a,
+		       char *err, size_t errlen)
+{
+	struct mfs_verification v;
+	int ret;
+
+	(void)m;
+	if (a->version == 2) {
+		snprintf(err, errlen, "a version 2 artifact is read-only");
+		return -EROFS;
+	}
+	/* No keys: only what the artifact says of itself counts here. */
+	ret = mfs_verify_artifact(a, NULL, 0, &v);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot verify it: %s", strerror(-ret));
+		return ret;
+	}
+	if (v.status == MFS_STATUS_MALFORMED ||
+	    v.status == MFS_STATUS_CHECKSUM_MISMATCH) {
+		snprintf(err, errlen, "refusing to sign an artifact that is "
+			 "%s: %s", mfs_status_word(v.status), v.reason);
+		ret = -EBADMSG;
+	}
+	mfs_verification_destroy(&v);
+	return ret;
+}
+
+int mfs_mount_set_signature(struct mfs_mount *m, const char *sig,
+			    size_t len, char *err, size_t errlen)
+{
+	const struct mfs_rewrite_place *place;
+	struct mfs_artifact *a = shown(m), *fresh = NULL, *old = NULL;
+	struct stat mounted;
+	char name[PATH_MAX + NAME_MAX + 2];
+	bool to_output = m->output.dfd >= 0;
+	int fd = -1, ret;
+
+	place = to_output ? &m->output : &m->artifact;
+	if (fstat(a->fd, &mounted) < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "cannot stat the artifact: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	/* In place, the name must still hold the file mounted.  An output
+	 * written before is the file shown now, and the same holds; the
+	 * first time, whatever regular file is there is replaced. */
+	ret = mfs_rewrite_signature(a, sig, len, place,
+				    !to_output || m->showing_output ?
+				    &mounted : NULL, &fd, err, errlen);
+	if (ret < 0)
+		return ret;
+	snprintf(name, sizeof(name), "%s/%s", place->dir, place->name);
+	ret = mfs_artifact_open_fd(fd, name, &fresh, err, errlen);
+	if (ret < 0)
+		return -EIO;
+	if (m->hooks.opened)
+		m->hooks.opened(fresh, m->hooks.arg);
+	ret = mfs_tree_swap(m->tree, fresh, &old);
+	if (ret < 0) {
+		snprintf(err, errlen, "the rewritten file differs from the "
+			 "artifact in more than manifest.sig; not shown");
+		mfs_artifact_close(fresh);
+		return ret;
+	}
+	note_seen(m, fresh);
+	m->showing_output = to_output;
+	mfs_artifact_close(old);
+	return 0;
+}
