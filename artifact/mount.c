@@ -31,6 +31,15 @@ static void note_seen(struct mfs_mount *m, const struct mfs_artifact *a)
 	pthread_mutex_unlock(&m->seen_lock);
 }
 
+static bool same_file_state(const struct stat *x, const struct stat *y)
+{
+	return x->st_size == y->st_size &&
+	       x->st_mtim.tv_sec == y->st_mtim.tv_sec &&
+	       x->st_mtim.tv_nsec == y->st_mtim.tv_nsec &&
+	       x->st_ctim.tv_sec == y->st_ctim.tv_sec &&
+	       x->st_ctim.tv_nsec == y->st_ctim.tv_nsec;
+}
+
 /* The output's directory exists and may be written, and the name is not
  * a symlink (the rewrite would refuse it anyway; say so now). */
 static int check_output(const struct mfs_rewrite_place *p, char *err,
@@ -199,4 +208,99 @@ int mfs_mount_set_signature(struct mfs_mount *m, const char *sig,
 	m->showing_output = to_output;
 	mfs_artifact_close(old);
 	return 0;
+}
+
+bool mfs_mount_changed(struct mfs_mount *m)
+{
+	struct mfs_artifact *a = mfs_tree_pin(m->tree, NULL);
+	struct stat st;
+	bool changed = false;
+
+	if (fstat(a->fd, &st) == 0) {
+		pthread_mutex_lock(&m->seen_lock);
+		/* Mid-swap the two disagree: the swapper knows best. */
+		changed = m->seen_of == a && !same_file_state(&st, &m->seen);
+		pthread_mutex_unlock(&m->seen_lock);
+	}
+	mfs_tree_unpin(m->tree);
+	return changed;
+}
+
+/* The names the root shows now, for the kernel to forget after a
+ * replace.  NULL-terminated; NULL without memory. */
+static char **root_names(struct mfs_tree *t)
+{
+	char name[NAME_MAX + 1], **names = NULL, **grown;
+	size_t count = 0;
+	uint64_t ino;
+	mode_t type;
+
+	for (size_t i = 0;; i++) {
+		grown = realloc(names, (count + 2) * sizeof(*names));
+		if (!grown)
+			break;
+		names = grown;
+		names[count] = NULL;
+		if (mfs_tree_child(t, MFS_TREE_ROOT, i, &ino, &type, name) <= 0)
+			return names;
+		names[count] = strdup(name);
+		if (!names[count])
+			break;
+		names[++count] = NULL;
+	}
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
+	return NULL;
+}
+
+int mfs_mount_refresh(struct mfs_mount *m,
+		      void (*forget)(const char *name, void *arg), void *arg,
+		      char *err, size_t errlen)
+{
+	struct mfs_artifact *a, *fresh = NULL, *old = NULL;
+	char **names = NULL;
+	int fd, ret;
+
+	if (!mfs_mount_changed(m))
+		return 0;
+	a = mfs_mount_lock(m);
+	/* Again under the lock: a signing may have just shown its file. */
+	if (!mfs_mount_changed(m)) {
+		ret = 0;
+		goto out;
+	}
+	/* The same file, by its descriptor: a file moved over the name is
+	 * not the one mounted. */
+	fd = fcntl(a->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(err, errlen, "%s", strerror(-ret));
+		goto out;
+	}
+	ret = mfs_artifact_open_fd(fd, a->path, &fresh, err, errlen);
+	if (ret < 0)
+		goto out;
+	if (m->hooks.opened)
+		m->hooks.opened(fresh, m->hooks.arg);
+	names = root_names(m->tree);
+	ret = mfs_tree_replace(m->tree, fresh, &old);
+	note_seen(m, fresh);
+	mfs_artifact_close(old);
+	if (ret < 0)
+		snprintf(err, errlen, "showing the new artifact: %s",
+			 strerror(-ret));
+	else
+		ret = 1;
+out:
+	mfs_mount_unlock(m);
+	/* After the lock: the kernel may make forget wait for requests
+	 * that are themselves waiting for the lock. */
+	for (size_t i = 0; names && names[i]; i++) {
+		if (forget)
+			forget(names[i], arg);
+		free(names[i]);
+	}
+	free(names);
+	return ret;
 }

@@ -1,8 +1,8 @@
 /*
  * A mounted artifact over its life: the file it was opened from and where
  * a new signature goes (both fixed at start-up), changing the signature,
- * and showing the rewritten file.  The daemon calls these from its
- * operations; tests call them without FUSE.
+ * and noticing that the file changed in place behind the mount.  The
+ * daemon calls these from its operations; tests call them without FUSE.
  *
  * Every change of the artifact the tree shows goes through here, one at a
  * time, so between mfs_mount_lock() and mfs_mount_unlock() the artifact
@@ -71,5 +71,19 @@ int mfs_mount_signable(struct mfs_mount *m, struct mfs_artifact *a,
  * or another negative errno; the reason is in err. */
 int mfs_mount_set_signature(struct mfs_mount *m, const char *sig,
 			    size_t len, char *err, size_t errlen);
+
+/* True when the file shown has changed (size, mtime or ctime) since it
+ * was opened: cheap, for every open and readdir. */
+bool mfs_mount_changed(struct mfs_mount *m);
+
+/* When the file shown changed in place, opens it again and shows the new
+ * artifact in a tree of fresh inodes (what was open reads EIO); forget
+ * is called with each name the root showed before, for the kernel to
+ * drop.  Returns 0 (unchanged), 1 (the tree was replaced), or a negative
+ * errno with the reason in err (the new bytes are not an artifact: the
+ * old tree stays, and the next call tries again). */
+int mfs_mount_refresh(struct mfs_mount *m,
+		      void (*forget)(const char *name, void *arg), void *arg,
+		      char *err, size_t errlen);
 
 #endif
