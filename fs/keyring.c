@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "crypto/mender_conf.h"
+#include "crypto/pkcs11.h"
 #include "fs/keyring.h"
 
 static int keyring_add(struct mfs_keyring *kr, const char *path)
@@ -15,7 +16,11 @@ static int keyring_add(struct mfs_keyring *kr, const char *path)
 
 	ret = mfs_key_load_public(path, &key, err, sizeof(err));
 	if (ret < 0) {
-		fprintf(stderr, "menderfs: %s: %s\n", path, err);
+		char *shown = mfs_p11_redact(path);	/* never a PIN */
+
+		fprintf(stderr, "menderfs: %s: %s\n", shown ? shown : "key",
+			err);
+		free(shown);
 		return -1;
 	}
 	keys = realloc(kr->keys, (kr->count + 1) * sizeof(*keys));

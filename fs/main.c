@@ -15,6 +15,7 @@
 
 #include "artifact/mount.h"
 #include "artifact/span_cache.h"
+#include "crypto/pkcs11.h"
 #include "fs/indexing.h"
 #include "fs/log.h"
 #include "fs/ops.h"
@@ -62,16 +63,23 @@ static char *absolute_path(const char *path)
 
 static int load_sign_key(struct mfs_context *ctx, const char *spec)
 {
-	char err[256];
+	char err[256], *shown = mfs_p11_redact(spec);
+	int ret = 0;
 
-	if (mfs_key_load_private(spec, &ctx->sign_key, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, spec, err);
+	/* The key's name as the user gave it, but never its PIN. */
+	if (!shown) {
+		fprintf(stderr, "%s: out of memory\n", prog);
 		return -1;
 	}
-	if (mfs_key_warning(ctx->sign_key))
-		fprintf(stderr, "%s: warning: %s: %s\n", prog, spec,
+	if (mfs_key_load_private(spec, &ctx->sign_key, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, shown, err);
+		ret = -1;
+	} else if (mfs_key_warning(ctx->sign_key)) {
+		fprintf(stderr, "%s: warning: %s: %s\n", prog, shown,
 			mfs_key_warning(ctx->sign_key));
-	return 0;
+	}
+	free(shown);
+	return ret;
 }
 
 /* What every artifact the mount opens after the first gets: the span
@@ -125,6 +133,9 @@ int main(int argc, char *argv[])
 		mfs_options_usage(stderr, prog);
 		goto out;
 	}
+	/* Parsed into copies: what ps and /proc/PID/cmdline show of our
+	 * arguments may lose its PINs now. */
+	mfs_options_scrub(argc, argv);
 	if (opts.show_help) {
 		mfs_options_help(prog);
 		ret = 0;

@@ -474,6 +474,57 @@ test_pkcs11() {
 		roundtrip "module, pkcs11 EC, PKCS11_MODULE_PATH" module p11-ec "$uri"
 }
 
+# No PIN is ever shown: not in a start-up error, not in the daemon's
+# command line (/proc/PID/cmdline, what ps shows); a PIN in a file
+# (pin-source=file:) is the way for scripts.
+test_pin_secrecy() {
+	local label module uri conf=$FIXTURES/softhsm/softhsm2.conf art pid cmdline
+	module=$(cat "$FIXTURES/softhsm/module")
+	art=$(work_copy "$FIXTURES/unsigned/gzip.mender" pin.mender)
+
+	label="a wrong pin-value"
+	uri="pkcs11:token=menderfs-sign;object=p11-rsa;pin-value=98765?module-path=$module"
+	if SOFTHSM2_CONF=$conf LSAN_OPTIONS=$P11_LSAN ASAN_OPTIONS=$P11_ASAN \
+		try_mount "$art" "$MNT" -o "sign_key=$uri"; then
+		fail "$label: mounted"
+		unmount_artifact "$MNT"
+	else
+		check "$label: refused, saying why ($(head -n 1 "$MOUNT_LOG"))" [ -s "$MOUNT_LOG" ]
+		if grep -q 98765 "$MOUNT_LOG"; then
+			fail "$label: stderr shows the PIN"
+			note_file "$MOUNT_LOG"
+		else
+			ok "$label: stderr does not show the PIN"
+		fi
+		check "$label: stderr says pin-value=***" grep -qF 'pin-value=***' "$MOUNT_LOG"
+	fi
+
+	label="pin-value on the command line"
+	uri="pkcs11:token=menderfs-sign;object=p11-rsa;pin-value=1234?module-path=$module"
+	SOFTHSM2_CONF=$conf LSAN_OPTIONS=$P11_LSAN ASAN_OPTIONS=$P11_ASAN \
+		mount_artifact "$art" "$MNT" -o "sign_key=$uri" || return
+	pid=$(daemon_pid "$MNT")
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+	if [[ $cmdline == *pin-value=1234* ]]; then
+		fail "$label: /proc/PID/cmdline shows it: $cmdline"
+	else
+		ok "$label: /proc/PID/cmdline does not show it"
+	fi
+	check "$label: /proc/PID/cmdline says pin-value=***" grep -qF 'pin-value=***' "/proc/$pid/cmdline"
+	check "$label: echo sign still signs" echo_sign
+	unmount_artifact "$MNT"
+
+	label="pin-source=file:"
+	printf '1234\n' >"$TEST_TMP/pin"
+	chmod 0600 "$TEST_TMP/pin"
+	uri="pkcs11:token=menderfs-sign;object=p11-rsa;pin-source=file:$TEST_TMP/pin?module-path=$module"
+	SOFTHSM2_CONF=$conf LSAN_OPTIONS=$P11_LSAN ASAN_OPTIONS=$P11_ASAN \
+		mount_artifact "$art" "$MNT" -o "sign_key=$uri" || return
+	check "$label: echo sign signs" echo_sign
+	unmount_artifact "$MNT"
+	verifies_with "$label" "$art" p11-rsa
+}
+
 # resign LABEL SIGNED OLD NEW: re-sign a fixture signed by OLD with NEW.
 resign() {
 	local label=$1 src=$FIXTURES/signed/$2 old=$3 new=$4 art first
@@ -1132,6 +1183,7 @@ section "round trips: every kind of artifact, every key format"
 test_roundtrips
 section "PKCS#11 keys on a SoftHSM2 token"
 test_pkcs11
+test_pin_secrecy
 section "re-signing a signed artifact with another key"
 test_resign
 section "sign_output"
