@@ -975,6 +975,37 @@ test_symlink_swap() {
 	rm -f "$sticky/out.mender"
 }
 
+# sign_output is checked before mounting: a directory that does not exist,
+# or a symlink at its name, is refused with one line naming it.
+test_sign_output_startup() {
+	local label art dir
+	art=$(work_copy "$FIXTURES/unsigned/gzip.mender" so-start.mender)
+	dir=$WORK/so-start
+	mkdir -p "$dir"
+
+	label="sign_output in a directory that does not exist"
+	if try_mount "$art" "$MNT" -o "sign_key=$K/rsa2048.pem" \
+		-o "sign_output=$dir/missing/out.mender"; then
+		fail "$label: mounted"
+		unmount_artifact "$MNT"
+	else
+		check "$label: refused at start-up ($(head -n 1 "$MOUNT_LOG"))" \
+			grep -qF "$dir/missing" "$MOUNT_LOG"
+	fi
+
+	label="sign_output is a symlink at start-up"
+	ln -s "$art" "$dir/link.mender"
+	if try_mount "$art" "$MNT" -o "sign_key=$K/rsa2048.pem" \
+		-o "sign_output=$dir/link.mender"; then
+		fail "$label: mounted"
+		unmount_artifact "$MNT"
+	else
+		check "$label: refused at start-up ($(head -n 1 "$MOUNT_LOG"))" \
+			grep -qF "symlink" "$MOUNT_LOG"
+	fi
+	rm -rf "$dir"
+}
+
 # mv other.mender A behind the mount: signing must not replace the file
 # that took A's name with the old artifact, signed.
 test_replaced() {
@@ -1161,6 +1192,43 @@ test_never_sign_broken() {
 	never_signed "version 2" "$FIXTURES/broken/v2.mender" EROFS "Read-only file system" ""
 }
 
+# Two signers at once, with a reader: every change succeeds and completes
+# whole, one after the other; what is left verifies.
+test_concurrent_signers() {
+	local label="two signers and a reader at once" art want stop pids=() i bad=0
+	local src=$FIXTURES/big/stream.mender
+	want=$(sha256_of "$FIXTURES/src/stream.bin")
+	art=$(work_copy "$src" signers.mender)
+	stop=$TEST_TMP/signers.stop
+	rm -f "$stop"
+	mount_artifact "$art" "$MNT" -o "sign_key=$K/rsa2048.pem" -o "verify_key=$(pub ec256)" || return
+	reader "$MNT/data/0000/stream.bin" "$want" "$stop" "$TEST_TMP/signers.reader" &
+	pids+=($!)
+	for i in 1 2; do
+		(
+			for _ in 1 2 3 4; do
+				echo sign >"$MNT/signature" || echo "sign failed" >>"$TEST_TMP/signers.bad"
+				: >"$MNT/signature" || echo "removal failed" >>"$TEST_TMP/signers.bad"
+			done
+			echo sign >"$MNT/signature" || echo "sign failed" >>"$TEST_TMP/signers.bad"
+		) &
+		pids+=($!)
+	done
+	wait "${pids[@]:1}"
+	touch "$stop"
+	wait "${pids[0]}"
+	[ -e "$TEST_TMP/signers.bad" ] && bad=$(wc -l <"$TEST_TMP/signers.bad")
+	check "$label: every change succeeded ($bad failed)" [ "$bad" = 0 ]
+	check "$label: every read byte-correct" \
+		[ -z "$(awk '$3 != "ok"' "$TEST_TMP/signers.reader")" ]
+	signature_shown "$label" "$art"
+	unmount_artifact "$MNT"
+	members_kept "$label" "$src" "$art" yes
+	verifies_with "$label" "$art" rsa2048
+	check "$label: nothing but the artifact in its directory" \
+		[ -z "$(find "$WORK" -name '.signers.mender.menderfs-*')" ]
+}
+
 # section TITLE: start a group of cases; the next section (or finish_sections)
 # prints how long the group took.
 SECTION_START=
@@ -1173,6 +1241,7 @@ section() {
 
 section "files replaced behind the mount"
 test_symlink_swap
+test_sign_output_startup
 test_replaced
 section "the writing rules"
 test_write_rules
@@ -1198,6 +1267,7 @@ section "removing the signature"
 test_removal
 section "readers while signing"
 test_concurrency
+test_concurrent_signers
 section
 
 finish
