@@ -31,13 +31,21 @@ static void note_seen(struct mfs_mount *m, const struct mfs_artifact *a)
 	pthread_mutex_unlock(&m->seen_lock);
 }
 
-static bool same_file_state(const struct stat *x, const struct stat *y)
+/* Whether the file in state now still holds the bytes it held in state
+ * seen.  A write changes the ctime even when the mtime is set back; but
+ * so does a change of the link count, which is what moving another file
+ * over the name (or a hard link) does to the file mounted, and that is
+ * not a change of its bytes. */
+static bool same_file_state(const struct stat *now, const struct stat *seen)
 {
-	return x->st_size == y->st_size &&
-	       x->st_mtim.tv_sec == y->st_mtim.tv_sec &&
-	       x->st_mtim.tv_nsec == y->st_mtim.tv_nsec &&
-	       x->st_ctim.tv_sec == y->st_ctim.tv_sec &&
-	       x->st_ctim.tv_nsec == y->st_ctim.tv_nsec;
+	if (now->st_size != seen->st_size ||
+	    now->st_mtim.tv_sec != seen->st_mtim.tv_sec ||
+	    now->st_mtim.tv_nsec != seen->st_mtim.tv_nsec)
+		return false;
+	if (now->st_ctim.tv_sec == seen->st_ctim.tv_sec &&
+	    now->st_ctim.tv_nsec == seen->st_ctim.tv_nsec)
+		return true;
+	return now->st_nlink != seen->st_nlink;
 }
 
 /* The output's directory exists and may be written, and the name is not
@@ -220,6 +228,8 @@ bool mfs_mount_changed(struct mfs_mount *m)
 		pthread_mutex_lock(&m->seen_lock);
 		/* Mid-swap the two disagree: the swapper knows best. */
 		changed = m->seen_of == a && !same_file_state(&st, &m->seen);
+		if (m->seen_of == a && !changed)
+			m->seen = st;	/* a new link count, say */
 		pthread_mutex_unlock(&m->seen_lock);
 	}
 	mfs_tree_unpin(m->tree);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "artifact/artifact.h"
+#include "artifact/mount.h"
 #include "artifact/rewrite.h"
 #include "artifact/tree.h"
 #include "testutil.h"
@@ -947,6 +948,99 @@ START_TEST(test_cleanup)
 }
 END_TEST
 
+/* The mount object without FUSE: a signature set in place is shown from
+ * the file written; the file changed in place is noticed and shown; a
+ * file moved over the name is neither shown nor replaced. */
+START_TEST(test_mount_lifecycle)
+{
+	struct mfs_mount m;
+	struct mfs_artifact *a, *shown;
+	struct mfs_tree *t = NULL;
+	char *path, *sig;
+	uint64_t ino;
+	size_t len;
+
+	make_rootfs("a.mender", "gzip", 100 * TU_KIB, 19, NULL);
+	make_two_payloads("a.mender", "two.mender");
+	make_rootfs("c.mender", "gzip", 100 * TU_KIB, 20, NULL);
+	sig = openssl_sig("a.mender", "rsa.pem", "a.sig", &len);
+	save_hash("c.mender", "c.sha256");
+	path = tu_path(dir, "a.mender");
+	a = open_in_dir("a.mender");
+	ck_assert_int_eq(mfs_tree_build(a, &t), 0);
+	ck_assert_int_eq(mfs_mount_init(&m, t, path, NULL, NULL, err,
+					sizeof(err)), 0);
+
+	shown = mfs_mount_lock(&m);
+	ck_assert(shown == a);
+	ck_assert_int_eq(mfs_mount_signable(&m, shown, err, sizeof(err)), 0);
+	ck_assert_int_eq(mfs_mount_set_signature(&m, sig, len, err,
+						 sizeof(err)), 0);
+	mfs_mount_unlock(&m);
+	validate("a.mender", "rsa.pub");
+	ck_assert_int_eq(mfs_tree_lookup(t, MFS_TREE_ROOT, "manifest.sig",
+					 &ino), 0);
+	ck_assert_int_eq(mfs_mount_refresh(&m, NULL, NULL, err, sizeof(err)),
+			 0);
+
+	/* In place: the same inode, other bytes (two payloads now). */
+	tu_sh(dir, "cat two.mender > a.mender && touch -d @1700000200 a.mender");
+	ck_assert(mfs_mount_changed(&m));
+	ck_assert_int_eq(mfs_mount_refresh(&m, NULL, NULL, err, sizeof(err)),
+			 1);
+	ck_assert_int_eq(mfs_tree_lookup(t, MFS_TREE_ROOT, "manifest.sig",
+					 &ino), -ENOENT);
+	ck_assert_int_eq(mfs_tree_lookup(t, MFS_TREE_ROOT, "data", &ino), 0);
+	ck_assert_int_eq(mfs_tree_lookup(t, ino, "0001", &ino), 0);
+
+	/* Moved over: not a change, and not replaced by a signing. */
+	tu_sh(dir, "sed -i 's/c.mender/a.mender/' c.sha256"
+		   " && mv c.mender a.mender");
+	ck_assert(!mfs_mount_changed(&m));
+	mfs_mount_lock(&m);
+	ck_assert_int_eq(mfs_mount_set_signature(&m, NULL, 0, err,
+						 sizeof(err)), -ESTALE);
+	mfs_mount_unlock(&m);
+	expect_hash("c.sha256");
+
+	mfs_mount_destroy(&m);
+	shown = mfs_tree_pin(t, NULL);
+	mfs_tree_unpin(t);
+	mfs_tree_destroy(t);
+	mfs_artifact_close(shown);
+	free(path);
+	free(sig);
+}
+END_TEST
+
+/* Never signed: an artifact failing its own checksums (EBADMSG). */
+START_TEST(test_mount_not_signable)
+{
+	struct mfs_artifact *a;
+	struct mfs_mount m;
+	struct mfs_tree *t = NULL;
+	char *path;
+
+	make_rootfs("a.mender", "none", 100 * TU_KIB, 21, NULL);
+	/* One byte of the payload (far past every header) flipped. */
+	tu_sh(dir, "printf '\\377' | dd of=a.mender bs=1 seek=$((8 * 1024 + "
+		   "50 * 1024)) conv=notrunc status=none");
+	path = tu_path(dir, "a.mender");
+	a = open_in_dir("a.mender");
+	ck_assert_int_eq(mfs_tree_build(a, &t), 0);
+	ck_assert_int_eq(mfs_mount_init(&m, t, path, NULL, NULL, err,
+					sizeof(err)), 0);
+	ck_assert_int_eq(mfs_mount_signable(&m, mfs_mount_lock(&m), err,
+					    sizeof(err)), -EBADMSG);
+	mfs_mount_unlock(&m);
+	ck_assert_msg(strstr(err, "checksum-mismatch") != NULL, "err: %s", err);
+	mfs_mount_destroy(&m);
+	mfs_tree_destroy(t);
+	mfs_artifact_close(a);
+	free(path);
+}
+END_TEST
+
 /* The large artifact, made once for its test case. */
 static char *large;
 
@@ -1117,6 +1211,8 @@ static Suite *rewrite_suite(void)
 	tcase_add_test(tc, test_replaced_target);
 	tcase_add_test(tc, test_new_file_descriptor);
 	tcase_add_test(tc, test_swap_layout);
+	tcase_add_test(tc, test_mount_lifecycle);
+	tcase_add_test(tc, test_mount_not_signable);
 	tcase_add_test(tc, test_mkstemp_fallback);
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_cleanup);

@@ -234,6 +234,9 @@ test_moved_over() {
 	cp "$FIXTURES/signed/ec256-lzma.mender" "$other"
 	sha=$(sha256_of "$other")
 	mount_artifact "$art" "$MNT" -o "sign_key=$K/rsa2048.pem" || return
+	rm -f "$TEST_TMP/ready" "$TEST_TMP/go" "$TEST_TMP/held"
+	hold_open "$MNT/data/0000/rootfs.ext4" "$TEST_TMP/ready" "$TEST_TMP/go" "$TEST_TMP/held"
+	wait_for "$TEST_TMP/ready"
 	mv "$other" "$art"
 	check "$label: the mount still shows the file it opened" \
 		[ "$(ls "$MNT" | tr '\n' ' ')" = "data header header.tar.gz manifest signature version " ]
@@ -247,6 +250,11 @@ test_moved_over() {
 		fail "$label: echo sign fails, but not with ESTALE: $(head -n 1 "$TEST_TMP/write.err")"
 	fi
 	check "$label: the file moved in is untouched" [ "$(sha256_of "$art")" = "$sha" ]
+	touch "$TEST_TMP/go"
+	wait_for "$TEST_TMP/held"
+	wait "$HOLD_PID"
+	check "$label: a file opened before still reads ($(cat "$TEST_TMP/held"))" \
+		[ "$(cat "$TEST_TMP/held")" = OK ]
 	unmount_artifact "$MNT"
 }
 
