@@ -268,7 +268,7 @@ out:
 /*
  * What the target's name holds now, never followed: with expect, exactly
  * that file (the one mounted); without, nothing or a regular file.  *st
- * gets what is there (st_nlink 0 when nothing is).  Anything else,
+ * gets what is there (all zero when nothing is).  Anything else,
  * a symlink above all, is -ESTALE: someone replaced the file.
  */
 static int check_target(const struct mfs_rewrite_place *p,
