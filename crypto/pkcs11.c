@@ -347,11 +347,12 @@ void mfs_p11_release(ENGINE *engine)
 	ENGINE_free(engine);
 }
 
-/* Where a pin-value's value ends: at the URI's separators, or at the ','
- * that ends a -o option. */
+/* Where a pin-value's value ends: at the URI's separators, at the ','
+ * that ends a -o option, or where a message quoting it goes on (a quote,
+ * blank or line break: none of them can stand unescaped in a URI). */
 static size_t pin_value_len(const char *value)
 {
-	return strcspn(value, ";?&,");
+	return strcspn(value, ";?&,'\"` \t\r\n");
 }
 
 char *mfs_p11_redact(const char *text)

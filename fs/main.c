@@ -6,6 +6,7 @@
  * stderr is still the terminal; only then does the daemon detach.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,23 @@
 #include "fs/readahead.h"
 
 static const char *prog = "menderfs";
+
+/* libfuse's own messages (an unknown option, quoted whole) reach the
+ * terminal without the PINs they may quote. */
+static void redacting_stderr(enum fuse_log_level level, const char *fmt,
+			     va_list ap)
+{
+	char *text = NULL, *shown;
+
+	(void)level;
+	if (vasprintf(&text, fmt, ap) < 0)
+		return;
+	shown = mfs_p11_redact(text);
+	fputs(shown ? shown : "menderfs: (a message lost: out of memory)\n",
+	      stderr);
+	free(shown);
+	free(text);
+}
 
 static int run_session(struct fuse_session *se,
 		       const struct fuse_cmdline_opts *cmd)
@@ -129,6 +147,7 @@ int main(int argc, char *argv[])
 	int mount_ready = 0;
 
 	memset(&cmd, 0, sizeof(cmd));
+	fuse_set_log_func(redacting_stderr);
 	if (mfs_options_parse(&args, &opts) < 0) {
 		mfs_options_usage(stderr, prog);
 		goto out;

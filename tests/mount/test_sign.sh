@@ -499,6 +499,17 @@ test_pin_secrecy() {
 		check "$label: stderr says pin-value=***" grep -qF 'pin-value=***' "$MOUNT_LOG"
 	fi
 
+	label="a pin-value in an option libfuse does not know"
+	if try_mount "$art" "$MNT" -o "sign_kye=pkcs11:token=menderfs-sign;pin-value=98765"; then
+		fail "$label: mounted"
+		unmount_artifact "$MNT"
+	elif grep -q 98765 "$MOUNT_LOG"; then
+		fail "$label: stderr shows the PIN"
+		note_file "$MOUNT_LOG"
+	else
+		ok "$label: refused, without the PIN ($(head -n 1 "$MOUNT_LOG"))"
+	fi
+
 	label="pin-value on the command line"
 	uri="pkcs11:token=menderfs-sign;object=p11-rsa;pin-value=1234?module-path=$module"
 	SOFTHSM2_CONF=$conf LSAN_OPTIONS=$P11_LSAN ASAN_OPTIONS=$P11_ASAN \
