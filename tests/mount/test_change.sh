@@ -42,6 +42,11 @@ sha256_of() {
 	sha256sum <"$1" | cut -d' ' -f1
 }
 
+# listed DIR: the names in DIR but dot files, sorted, each with a space.
+listed() {
+	find "$1" -mindepth 1 -maxdepth 1 ! -name '.*' -printf '%f\n' | LC_ALL=C sort | tr '\n' ' '
+}
+
 status_of() {
 	head -n 1 "$MNT/.verify" 2>/dev/null || echo "(unreadable)"
 }
@@ -177,7 +182,7 @@ test_cp_over() {
 	signature_is "$label: before" "$art"
 	cp "$new" "$art"
 	check "$label: ls shows the new members" \
-		[ "$(ls "$MNT" | tr '\n' ' ')" = "data header header.tar.xz manifest manifest.sig signature version " ]
+		[ "$(listed "$MNT")" = "data header header.tar.xz manifest manifest.sig signature version " ]
 	signature_is "$label" "$art"
 	expect_status "$label" verified
 	member_is "$label" "$art" manifest
@@ -216,10 +221,10 @@ for m in src.getmembers():
 out.close()
 EOF
 	mount_artifact "$art" "$MNT" || return
-	check "$label: before, data/ holds one payload" [ "$(ls "$MNT/data" | tr '\n' ' ')" = "0000 0000.tar.gz " ]
+	check "$label: before, data/ holds one payload" [ "$(listed "$MNT/data")" = "0000 0000.tar.gz " ]
 	cp "$two" "$art"
-	check "$label: data/ holds both ($(ls "$MNT/data" | tr '\n' ' '))" \
-		[ "$(ls "$MNT/data" | tr '\n' ' ')" = "0000 0000.tar.gz 0001 0001.tar.gz " ]
+	check "$label: data/ holds both ($(listed "$MNT/data"))" \
+		[ "$(listed "$MNT/data")" = "0000 0000.tar.gz 0001 0001.tar.gz " ]
 	check "$label: data/0001/rootfs.ext4 reads" cmp -s "$MNT/data/0000/rootfs.ext4" "$MNT/data/0001/rootfs.ext4"
 	head -n 1 "$MNT/.verify" >/dev/null
 	unmount_artifact "$MNT"
@@ -239,7 +244,7 @@ test_moved_over() {
 	wait_for "$TEST_TMP/ready"
 	mv "$other" "$art"
 	check "$label: the mount still shows the file it opened" \
-		[ "$(ls "$MNT" | tr '\n' ' ')" = "data header header.tar.gz manifest signature version " ]
+		[ "$(listed "$MNT")" = "data header header.tar.gz manifest signature version " ]
 	check "$label: signature still reads empty" [ -z "$(cat "$MNT/signature")" ]
 	expect_status "$label" unsigned
 	if echo sign >"$MNT/signature" 2>"$TEST_TMP/write.err"; then
