@@ -346,6 +346,20 @@ static int setup_payloads(struct mfs_artifact *a, size_t count)
 int mfs_artifact_open(const char *path, struct mfs_artifact **out,
 		      char *err, size_t errlen)
 {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	int e = errno;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s", strerror(e));
+		return -e;
+	}
+	return mfs_artifact_open_fd(fd, path, out, err, errlen);
+}
+
+int mfs_artifact_open_fd(int fd, const char *path, struct mfs_artifact **out,
+			 char *err, size_t errlen)
+{
 	struct mfs_artifact *a;
 	uint8_t *version = NULL;
 	size_t version_len = 0;
@@ -355,11 +369,12 @@ int mfs_artifact_open(const char *path, struct mfs_artifact **out,
 
 	a = calloc(1, sizeof(*a));
 	if (!a) {
+		close(fd);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&a->note_lock, NULL);
-	a->fd = -1;
+	a->fd = fd;
 	a->m_version = a->m_manifest = a->m_manifest_sig = -1;
 	a->m_manifest_augment = a->m_header = a->m_header_augment = -1;
 	a->path = strdup(path);
@@ -369,8 +384,7 @@ int mfs_artifact_open(const char *path, struct mfs_artifact **out,
 		goto out;
 	}
 
-	a->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (a->fd < 0 || fstat(a->fd, &st) < 0) {
+	if (fstat(a->fd, &st) < 0) {
 		ret = -errno;
 		snprintf(err, errlen, "%s", strerror(errno));
 		goto out;

@@ -116,6 +116,12 @@ struct mfs_artifact {
 int mfs_artifact_open(const char *path, struct mfs_artifact **out,
 		      char *err, size_t errlen);
 
+/* The same for a file already open: fd (readable, positioned anywhere)
+ * is the artifact's from then on, closed with it, even on failure; path
+ * only names it. */
+int mfs_artifact_open_fd(int fd, const char *path, struct mfs_artifact **out,
+			 char *err, size_t errlen);
+
 /* Accepts NULL. */
 void mfs_artifact_close(struct mfs_artifact *a);
 

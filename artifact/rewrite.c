@@ -14,7 +14,16 @@
  * synced it gets a temporary name, which is renamed over the target.  A
  * crash between those two steps leaves `.<name>.menderfs-XXXXXX`, which
  * mfs_rewrite_cleanup() removes.  Where O_TMPFILE is unsupported the file
- * is made with that name from the start by mkostemp().
+ * is made with such a name from the start (O_CREAT | O_EXCL).
+ *
+ * Everything happens relative to the directory opened at start-up, and
+ * the target's name is never followed: the directory may be writable by
+ * others (the artifact's owner in a sticky /tmp), who could put a symlink
+ * or another file at the name at any moment.  So the name must still hold
+ * the file that was mounted (device and inode, checked without following
+ * it) before anything is written and again right before the rename;
+ * otherwise the rewrite fails with ESTALE.  The rename itself replaces
+ * the name, never what a link there points to.
  */
 #include <archive.h>
 #include <archive_entry.h>
@@ -57,13 +66,6 @@ struct rw_layout {
 	uint64_t head_end;
 	uint64_t tail_start;
 	uint64_t file_end;
-};
-
-/* The target split into its directory (opened) and its name there. */
-struct rw_place {
-	char *dir;
-	char *base;
-	int dfd;
 };
 
 struct rw_copy {
@@ -131,8 +133,9 @@ static int plan_layout(const struct mfs_artifact *a, struct rw_layout *lay,
 	if (fstat(a->fd, &st) < 0)
 		return rw_error(err, errlen, errno, "cannot stat the artifact");
 	l.file_end = (uint64_t)st.st_size;
-	if (l.file_end != a->file_size) {
-		snprintf(err, errlen, "the artifact changed size since it was "
+	if (l.file_end != a->file_size || st.st_mtime != a->file_mtime ||
+	    st.st_mtim.tv_nsec != a->file_mtime_ns) {
+		snprintf(err, errlen, "the artifact changed since it was "
 			 "opened");
 		return -ESTALE;
 	}
@@ -213,50 +216,40 @@ out:
 	return ret;
 }
 
-static void place_destroy(struct rw_place *p)
+void mfs_rewrite_place_close(struct mfs_rewrite_place *p)
 {
 	if (p->dfd >= 0)
 		close(p->dfd);
-	free(p->base);
+	free(p->name);
 	free(p->dir);
 	p->dfd = -1;
-	p->base = p->dir = NULL;
+	p->name = p->dir = NULL;
 }
 
-/* Splits target (through symlinks, when it exists, so that the file is
- * replaced and not the link) into directory and name, and opens the
- * directory. */
-static int place_open(const char *target, struct rw_place *out,
-		      char *err, size_t errlen)
+int mfs_rewrite_place_open(const char *path, struct mfs_rewrite_place *out,
+			   char *err, size_t errlen)
 {
-	struct rw_place p = { .dfd = -1 };
-	char *real = realpath(target, NULL);
-	const char *path = real ? real : target;
-	const char *slash;
+	struct mfs_rewrite_place p = { .dfd = -1 };
+	const char *slash = strrchr(path, '/');
 	int ret = 0;
 
-	if (!real && errno != ENOENT) {
-		ret = rw_error(err, errlen, errno, "cannot resolve %s", target);
-		goto out;
-	}
-	slash = strrchr(path, '/');
 	if (!slash)
 		p.dir = strdup(".");
 	else if (slash == path)
 		p.dir = strdup("/");
 	else
 		p.dir = strndup(path, (size_t)(slash - path));
-	p.base = strdup(slash ? slash + 1 : path);
-	if (!p.dir || !p.base) {
+	p.name = strdup(slash ? slash + 1 : path);
+	if (!p.dir || !p.name) {
 		ret = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (!p.base[0] || strcmp(p.base, ".") == 0 ||
-	    strcmp(p.base, "..") == 0) {
+	if (!p.name[0] || strcmp(p.name, ".") == 0 ||
+	    strcmp(p.name, "..") == 0) {
 		ret = -EISDIR;
 		snprintf(err, errlen, "%s names a directory, not a file",
-			 target);
+			 path);
 		goto out;
 	}
 	p.dfd = open(p.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -266,35 +259,71 @@ static int place_open(const char *target, struct rw_place *out,
 		goto out;
 	}
 	*out = p;
-	p = (struct rw_place){ .dfd = -1 };
+	p = (struct mfs_rewrite_place){ .dfd = -1 };
 out:
-	place_destroy(&p);
-	free(real);
+	mfs_rewrite_place_close(&p);
 	return ret;
 }
 
-/* The owner and mode the new file gets: the target's, or when there is
- * no target yet, the artifact's. */
-static int wanted_owner(const struct mfs_artifact *a, const struct rw_place *p,
-			struct stat *st, char *err, size_t errlen)
+/*
+ * What the target's name holds now, never followed: with expect, exactly
+ * that file (the one mounted); without, nothing or a regular file.  *st
+ * gets what is there (all zero when nothing is).  Anything else,
+ * a symlink above all, is -ESTALE: someone replaced the file.
+ */
+static int check_target(const struct mfs_rewrite_place *p,
+			const struct stat *expect, struct stat *st,
+			char *err, size_t errlen)
 {
-	if (fstatat(p->dfd, p->base, st, 0) == 0) {
-		if (S_ISREG(st->st_mode))
+	if (fstatat(p->dfd, p->name, st, AT_SYMLINK_NOFOLLOW) < 0) {
+		int e = errno;
+
+		memset(st, 0, sizeof(*st));
+		if (e == ENOENT && !expect)
 			return 0;
+		if (e == ENOENT) {
+			snprintf(err, errlen, "%s/%s is gone: it is no longer "
+				 "the file that was mounted", p->dir, p->name);
+			return -ESTALE;
+		}
+		return rw_error(err, errlen, e, "cannot stat %s/%s",
+				p->dir, p->name);
+	}
+	if (S_ISLNK(st->st_mode)) {
+		snprintf(err, errlen, "%s/%s is now a symlink; not followed",
+			 p->dir, p->name);
+		return -ESTALE;
+	}
+	if (expect && (st->st_dev != expect->st_dev ||
+		       st->st_ino != expect->st_ino)) {
+		snprintf(err, errlen, "%s/%s is no longer the file that was "
+			 "mounted (it was replaced)", p->dir, p->name);
+		return -ESTALE;
+	}
+	if (!S_ISREG(st->st_mode)) {
 		snprintf(err, errlen, "%s/%s is not a regular file",
-			 p->dir, p->base);
+			 p->dir, p->name);
 		return S_ISDIR(st->st_mode) ? -EISDIR : -EINVAL;
 	}
-	if (errno != ENOENT)
-		return rw_error(err, errlen, errno, "cannot stat %s/%s",
-				p->dir, p->base);
+	return 0;
+}
+
+/* The owner and mode the new file gets: those of the file it replaces,
+ * or when there is none yet, the artifact's. */
+static int wanted_owner(const struct mfs_artifact *a, const struct stat *there,
+			struct stat *st, char *err, size_t errlen)
+{
+	if (there->st_mode) {
+		*st = *there;
+		return 0;
+	}
 	if (fstat(a->fd, st) < 0)
 		return rw_error(err, errlen, errno, "cannot stat the artifact");
 	return 0;
 }
 
 /* A fresh name ".<base>.menderfs-XXXXXX" with a random suffix. */
-static int temp_name(const struct rw_place *p, char *name, size_t size,
+static int temp_name(const struct mfs_rewrite_place *p, char *name, size_t size,
 		     char *err, size_t errlen)
 {
 	static const char alnum[] = "abcdefghijklmnopqrstuvwxyz"
@@ -313,21 +342,21 @@ static int temp_name(const struct rw_place *p, char *name, size_t size,
 	for (size_t i = 0; i < TEMP_RANDOM; i++)
 		suffix[i] = alnum[rnd[i] % (sizeof(alnum) - 1)];
 	suffix[TEMP_RANDOM] = 0;
-	len = snprintf(name, size, ".%s" TEMP_INFIX "%s", p->base, suffix);
+	len = snprintf(name, size, ".%s" TEMP_INFIX "%s", p->name, suffix);
 	if (len < 0 || (size_t)len >= size || len > NAME_MAX) {
-		snprintf(err, errlen, "the name %s is too long", p->base);
+		snprintf(err, errlen, "the name %s is too long", p->name);
 		return -ENAMETOOLONG;
 	}
 	return 0;
 }
 
 /* Creates the new, empty file: unnamed when the filesystem can, else
- * under a temporary name (then *named is set). */
-static int temp_create(const struct rw_place *p, int *fd, char *name,
+ * under a fresh temporary name (then *named is set).  O_EXCL: a name
+ * someone put there first, a symlink included, is never opened. */
+static int temp_create(const struct mfs_rewrite_place *p, int *fd, char *name,
 		       size_t size, bool *named, char *err, size_t errlen)
 {
-	char *path = NULL;
-	int f, e, ret = 0;
+	int f, e, ret;
 
 	f = openat(p->dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (f >= 0) {
@@ -340,32 +369,28 @@ static int temp_create(const struct rw_place *p, int *fd, char *name,
 		return rw_error(err, errlen, e,
 				"cannot create a file in %s", p->dir);
 
-	if (snprintf(name, size, ".%s" TEMP_INFIX "XXXXXX", p->base) >=
-	    (int)size) {
-		snprintf(err, errlen, "the name %s is too long", p->base);
-		return -ENAMETOOLONG;
+	for (int tries = 0; tries < TEMP_TRIES; tries++) {
+		ret = temp_name(p, name, size, err, errlen);
+		if (ret < 0)
+			return ret;
+		f = openat(p->dfd, name, O_CREAT | O_EXCL | O_RDWR |
+			   O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (f >= 0) {
+			*fd = f;
+			*named = true;
+			return 0;
+		}
+		if (errno != EEXIST)
+			return rw_error(err, errlen, errno,
+					"cannot create a file in %s", p->dir);
 	}
-	if (asprintf(&path, "%s/%s", p->dir, name) < 0) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	f = mkostemp(path, O_CLOEXEC);
-	if (f < 0) {
-		ret = rw_error(err, errlen, errno, "cannot create a file in %s",
-			       p->dir);
-		goto out;
-	}
-	/* mkostemp filled in the X's of path; name is its last part. */
-	memcpy(name, path + strlen(p->dir) + 1, strlen(name));
-	*fd = f;
-	*named = true;
-out:
-	free(path);
-	return ret;
+	snprintf(err, errlen, "cannot find a free temporary name in %s",
+		 p->dir);
+	return -EEXIST;
 }
 
 /* Gives the unnamed file a temporary name beside the target. */
-static int temp_link(const struct rw_place *p, int fd, char *name,
+static int temp_link(const struct mfs_rewrite_place *p, int fd, char *name,
 		     size_t size, char *err, size_t errlen)
 {
 	char proc[64];
@@ -518,18 +543,18 @@ static int copy_range(struct rw_copy *c, uint64_t in_off, uint64_t out_off,
  * one); the reason is still left in err.
  */
 int mfs_rewrite_signature(struct mfs_artifact *a, const char *sig,
-			  size_t sig_len, const char *target,
+			  size_t sig_len, const struct mfs_rewrite_place *place,
+			  const struct stat *expect, int *out_fd,
 			  char *err, size_t errlen)
 {
 	struct rw_layout lay = { 0 };
-	struct rw_place place = { .dfd = -1 };
 	struct rw_copy copy = { .in = a->fd, .out = -1 };
-	struct stat want;
+	struct stat want, there, now;
 	uint8_t *member = NULL;
 	size_t member_len = 0;
 	char name[NAME_MAX + 1] = "";
 	bool named = false;
-	int fd = -1, ret, e;
+	int fd = -1, ret;
 
 	if (sig_len > SIG_MAX) {
 		snprintf(err, errlen, "a signature of %zu bytes is too large",
@@ -541,11 +566,11 @@ int mfs_rewrite_signature(struct mfs_artifact *a, const char *sig,
 		ret = build_sig_member(sig, sig_len, &member, &member_len,
 				       err, errlen);
 	if (ret == 0)
-		ret = place_open(target, &place, err, errlen);
+		ret = check_target(place, expect, &there, err, errlen);
 	if (ret == 0)
-		ret = wanted_owner(a, &place, &want, err, errlen);
+		ret = wanted_owner(a, &there, &want, err, errlen);
 	if (ret == 0)
-		ret = temp_create(&place, &fd, name, sizeof(name), &named,
+		ret = temp_create(place, &fd, name, sizeof(name), &named,
 				  err, errlen);
 	if (ret < 0)
 		goto out;
@@ -569,32 +594,39 @@ int mfs_rewrite_signature(struct mfs_artifact *a, const char *sig,
 		goto out;
 	}
 	if (!named) {
-		ret = temp_link(&place, fd, name, sizeof(name), err, errlen);
+		ret = temp_link(place, fd, name, sizeof(name), err, errlen);
 		if (ret < 0)
 			goto out;
 		named = true;
 	}
-	e = close(fd) < 0 ? errno : 0;
-	fd = -1;
-	if (e) {
-		ret = rw_error(err, errlen, e, "closing the new artifact");
+	/* Right before the rename: the name must still hold what it held
+	 * when we began (the mounted file, or for a new output nothing or
+	 * a regular file), and the artifact's bytes must not have moved
+	 * under the copy. */
+	ret = check_target(place, expect ? expect :
+			   (there.st_mode ? &there : NULL), &now, err, errlen);
+	if (ret == 0)
+		ret = plan_layout(a, &lay, err, errlen);
+	if (ret < 0)
 		goto out;
-	}
-	if (renameat(place.dfd, name, place.dfd, place.base) < 0) {
+	if (renameat(place->dfd, name, place->dfd, place->name) < 0) {
 		ret = rw_error(err, errlen, errno, "cannot rename %s over %s",
-			       name, place.base);
+			       name, place->name);
 		goto out;
 	}
 	named = false;
-	if (fsync(place.dfd) < 0)
+	if (fsync(place->dfd) < 0)
 		rw_error(err, errlen, errno, "replaced %s, but syncing %s",
-			 place.base, place.dir);
+			 place->name, place->dir);
+	if (out_fd) {
+		*out_fd = fd;
+		fd = -1;
+	}
 out:
 	if (fd >= 0)
 		close(fd);
 	if (named)
-		unlinkat(place.dfd, name, 0);
-	place_destroy(&place);
+		unlinkat(place->dfd, name, 0);
 	free(copy.buf);
 	free(member);
 	return ret;
@@ -613,10 +645,8 @@ static bool is_temp_name(const char *name, const char *prefix, size_t plen)
 	return true;
 }
 
-void mfs_rewrite_cleanup(const char *target)
+void mfs_rewrite_cleanup(const struct mfs_rewrite_place *place)
 {
-	struct rw_place place = { .dfd = -1 };
-	char why[MFS_ERR_LEN];
 	char *prefix = NULL;
 	DIR *d = NULL;
 	struct dirent *de;
@@ -624,14 +654,12 @@ void mfs_rewrite_cleanup(const char *target)
 	int dfd;
 
 	/* Best effort: whatever cannot be removed stays, harmlessly. */
-	if (place_open(target, &place, why, sizeof(why)) < 0)
-		goto out;
-	if (asprintf(&prefix, ".%s" TEMP_INFIX, place.base) < 0) {
+	if (asprintf(&prefix, ".%s" TEMP_INFIX, place->name) < 0) {
 		prefix = NULL;
 		goto out;
 	}
 	plen = strlen(prefix);
-	dfd = dup(place.dfd);
+	dfd = dup(place->dfd);
 	if (dfd < 0)
 		goto out;
 	d = fdopendir(dfd);
@@ -644,16 +672,15 @@ void mfs_rewrite_cleanup(const char *target)
 
 		if (!is_temp_name(de->d_name, prefix, plen))
 			continue;
-		if (fstatat(place.dfd, de->d_name, &st,
+		if (fstatat(place->dfd, de->d_name, &st,
 			    AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (!S_ISREG(st.st_mode) || st.st_uid != geteuid())
 			continue;
-		unlinkat(place.dfd, de->d_name, 0);
+		unlinkat(place->dfd, de->d_name, 0);
 	}
 out:
 	if (d)
 		closedir(d);
 	free(prefix);
-	place_destroy(&place);
 }

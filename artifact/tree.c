@@ -56,6 +56,8 @@ struct node {
 	uint64_t *children;
 	size_t child_count, child_capacity;
 	bool detached;			/* no name leads here now */
+	bool stale;			/* of an artifact no longer shown: the
+					 * file changed on disk (replace) */
 
 	enum member_role role;		/* NODE_MEMBER */
 	/* NODE_BLOB: file blob_index of the header (or header-augment) of
@@ -573,14 +575,13 @@ static int sync_all_payloads(struct mfs_tree *t)
 	return ret;
 }
 
-static int tree_populate(struct mfs_tree *t)
+/* Everything under the root (inode 1), for the artifact shown. */
+static int populate_root(struct mfs_tree *t)
 {
 	struct mfs_artifact *a = t->artifact;
 	int64_t ino;
 	int ret = 0;
 
-	if (!node_add(t, 0, "", 0, NODE_DIR))
-		return -ENOMEM;
 	ret = add_member(t, ROLE_VERSION, 0);
 	if (!ret)
 		ret = add_member(t, ROLE_MANIFEST, 0);
@@ -613,6 +614,13 @@ static int tree_populate(struct mfs_tree *t)
 	node_at(t, (uint64_t)ino)->perm = 0644;
 	ino = path_add(t, MFS_TREE_ROOT, MFS_VERIFY_NAME, NODE_VERIFY);
 	return ino < 0 ? (int)ino : 0;
+}
+
+static int tree_populate(struct mfs_tree *t)
+{
+	if (!node_add(t, 0, "", 0, NODE_DIR))
+		return -ENOMEM;
+	return populate_root(t);
 }
 
 int mfs_tree_build(struct mfs_artifact *a, struct mfs_tree **out)
@@ -705,6 +713,8 @@ static int tree_lookup(struct mfs_tree *t, uint64_t dir, const char *name,
 	d = node_at(t, dir);
 	if (!d)
 		ret = -ENOENT;
+	else if (d->stale)
+		ret = -ESTALE;
 	else if (d->kind != NODE_DIR)
 		ret = -ENOTDIR;
 	else
@@ -731,7 +741,9 @@ static int tree_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st)
 
 	pthread_rwlock_rdlock(&t->lock);
 	n = node_at(t, ino);
-	if (!n || n->detached)
+	if (n && n->stale)
+		ret = -ESTALE;
+	else if (!n || n->detached)
 		ret = -ENOENT;
 	else if (n->kind == NODE_PAYLOAD && n->state != PAYLOAD_RESOLVED)
 		ret = 1;
@@ -772,6 +784,8 @@ static int tree_child(struct mfs_tree *t, uint64_t dir, size_t i, uint64_t *ino,
 	d = node_at(t, dir);
 	if (!d) {
 		ret = -ENOENT;
+	} else if (d->stale) {
+		ret = -ESTALE;
 	} else if (d->kind != NODE_DIR) {
 		ret = -ENOTDIR;
 	} else if (i < d->child_count) {
@@ -835,9 +849,11 @@ static ssize_t tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len
 
 	pthread_rwlock_rdlock(&t->lock);
 	n = node_at(t, ino);
-	if (!n) {
+	if (!n || n->stale) {
+		/* Opened before the file changed on disk: neither the old
+		 * bytes (gone) nor the new ones (another file). */
 		pthread_rwlock_unlock(&t->lock);
-		return -ENOENT;
+		return n ? -EIO : -ENOENT;
 	}
 	kind = n->kind;
 	blob = NULL;
@@ -974,19 +990,78 @@ uint64_t mfs_tree_generation(struct mfs_tree *t)
 	return g;
 }
 
-struct mfs_artifact *mfs_tree_swap(struct mfs_tree *t, struct mfs_artifact *a)
+/* Member i of a, counting past manifest.sig: the members a rewrite of
+ * the signature keeps. */
+static const struct mfs_entry *kept_member(const struct mfs_artifact *a,
+					   size_t i)
 {
-	struct mfs_artifact *old;
+	for (size_t j = 0; j < a->outer.count; j++) {
+		if ((ssize_t)j == a->m_manifest_sig ||
+		    strcmp(a->outer.members[j].name, "manifest.sig") == 0)
+			continue;
+		if (i-- == 0)
+			return &a->outer.members[j];
+	}
+	return NULL;
+}
+
+static bool same_headers(const struct mfs_header *x, const struct mfs_header *y)
+{
+	if (x->count != y->count)
+		return false;
+	for (size_t i = 0; i < x->count; i++)
+		if (strcmp(x->files[i].name, y->files[i].name) != 0 ||
+		    x->files[i].size != y->files[i].size)
+			return false;
+	return true;
+}
+
+/* b is a rewrite of a's signature: every member but manifest.sig has
+ * the same name, size and time, in the same order, and the manifest and
+ * the header files are the same.  The nodes were built for a, and say so
+ * to the kernel, which caches them. */
+static bool same_layout(const struct mfs_artifact *a,
+			const struct mfs_artifact *b)
+{
+	const struct mfs_entry *x, *y;
+
+	if (a->version != b->version || a->payload_count != b->payload_count ||
+	    a->manifest_len != b->manifest_len ||
+	    (a->manifest_len && memcmp(a->manifest_bytes, b->manifest_bytes,
+				       a->manifest_len) != 0) ||
+	    !same_headers(&a->header, &b->header) ||
+	    !same_headers(&a->header_augment, &b->header_augment))
+		return false;
+	for (size_t i = 0;; i++) {
+		x = kept_member(a, i);
+		y = kept_member(b, i);
+		if (!x || !y)
+			return !x && !y;
+		if (strcmp(x->name, y->name) != 0 || x->size != y->size ||
+		    x->mtime != y->mtime)
+			return false;
+	}
+}
+
+int mfs_tree_swap(struct mfs_tree *t, struct mfs_artifact *a,
+		  struct mfs_artifact **old)
+{
 	struct node *n;
 	ssize_t sig;
+	int ret = 0;
 
 	pthread_rwlock_wrlock(&t->swap_lock);
 	pthread_rwlock_wrlock(&t->lock);
-	old = t->artifact;
+	if (!same_layout(t->artifact, a)) {
+		ret = -EIO;
+		goto out;
+	}
+	*old = t->artifact;
 	t->artifact = a;
 	t->generation++;
 	/* The new artifact walks its payloads afresh; entries it finds
-	 * again match the resolved nodes by offset. */
+	 * again match the resolved nodes by offset.  Same payload count
+	 * (same_layout), so the table keeps its size. */
 	memset(t->payload_synced, 0, (a->payload_count + 1) *
 	       sizeof(*t->payload_synced));
 	n = node_at(t, t->manifest_sig_ino);
@@ -997,7 +1072,39 @@ struct mfs_artifact *mfs_tree_swap(struct mfs_tree *t, struct mfs_artifact *a)
 		node_attach(t, t->manifest_sig_ino);
 	else if (sig < 0 && !n->detached)
 		node_detach(t, t->manifest_sig_ino);
+out:
 	pthread_rwlock_unlock(&t->lock);
 	pthread_rwlock_unlock(&t->swap_lock);
-	return old;
+	return ret;
+}
+
+int mfs_tree_replace(struct mfs_tree *t, struct mfs_artifact *a,
+		     struct mfs_artifact **old)
+{
+	size_t *synced = calloc(a->payload_count + 1, sizeof(*synced));
+	struct node *root;
+	int ret;
+
+	pthread_rwlock_wrlock(&t->swap_lock);
+	pthread_rwlock_wrlock(&t->lock);
+	*old = t->artifact;
+	t->artifact = a;
+	t->generation++;
+	/* Every node but the root goes stale and out of every directory;
+	 * the root gets the new artifact's nodes, under fresh inodes, so
+	 * nothing the kernel cached of the old ones can show them. */
+	for (size_t i = 1; i < t->count; i++) {
+		t->nodes[i].stale = true;
+		t->nodes[i].detached = true;
+	}
+	root = node_at(t, MFS_TREE_ROOT);
+	root->child_count = 0;
+	root->mtime = a->file_mtime;
+	/* Sized for the new artifact's payloads, however many. */
+	free(t->payload_synced);
+	t->payload_synced = synced;
+	ret = synced ? populate_root(t) : -ENOMEM;
+	pthread_rwlock_unlock(&t->lock);
+	pthread_rwlock_unlock(&t->swap_lock);
+	return ret;
 }

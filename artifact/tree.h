@@ -74,10 +74,21 @@ void mfs_tree_unpin(struct mfs_tree *t);
 /* Counts swaps: a result computed under one generation is stale after. */
 uint64_t mfs_tree_generation(struct mfs_tree *t);
 
-/* Shows a instead of the current artifact (a rewrite of it: the same
- * members but for manifest.sig), once no call is using the current one.
- * Returns the previous artifact for the caller to close. */
-struct mfs_artifact *mfs_tree_swap(struct mfs_tree *t, struct mfs_artifact *a);
+/* Shows a instead of the current artifact, once no call is using the
+ * current one.  a must be a rewrite of its signature: the same members,
+ * names, sizes and times, the same manifest and header files, but for
+ * manifest.sig; anything else is refused (-EIO, the tree unchanged).
+ * Returns 0 with the previous artifact in *old for the caller to close. */
+int mfs_tree_swap(struct mfs_tree *t, struct mfs_artifact *a,
+		  struct mfs_artifact **old);
+
+/* Shows a, another artifact altogether (the mounted file changed on
+ * disk), once no call is using the current one: every node but the root
+ * goes stale (reads give -EIO, the rest -ESTALE) and a's nodes take fresh
+ * inodes under the root.  *old is the previous artifact for the caller to
+ * close; a is shown even when this fails (-ENOMEM: part of it). */
+int mfs_tree_replace(struct mfs_tree *t, struct mfs_artifact *a,
+		     struct mfs_artifact **old);
 
 /* True for the nodes that accept writes; all others answer EROFS. */
 int mfs_tree_is_writable(struct mfs_tree *t, uint64_t ino);

@@ -23,6 +23,7 @@
 #include <openssl/ui.h>
 
 #include "crypto/crypto_i.h"
+#include "crypto/pkcs11.h"
 
 #define P11_MAX_PIN 256
 
@@ -344,4 +345,64 @@ void mfs_p11_release(ENGINE *engine)
 		return;
 	ENGINE_finish(engine);
 	ENGINE_free(engine);
+}
+
+/* Where a pin-value's value ends: at the URI's separators, at the ','
+ * that ends a -o option, or where a message quoting it goes on (a quote,
+ * blank or line break: none of them can stand unescaped in a URI). */
+static size_t pin_value_len(const char *value)
+{
+	return strcspn(value, ";?&,'\"` \t\r\n");
+}
+
+char *mfs_p11_redact(const char *text)
+{
+	const size_t alen = strlen(MFS_P11_PIN_ATTR);
+	const size_t mlen = strlen(MFS_P11_PIN_MASK);
+	size_t count = 0, len = strlen(text);
+	const char *p;
+	char *out, *o;
+
+	for (p = text; (p = strstr(p, MFS_P11_PIN_ATTR)); p += alen)
+		count++;
+	out = malloc(len + count * mlen + 1);
+	if (!out)
+		return NULL;
+	for (o = out, p = text; *p;) {
+		const char *hit = strstr(p, MFS_P11_PIN_ATTR);
+		size_t keep = hit ? (size_t)(hit - p) + alen : strlen(p);
+
+		memcpy(o, p, keep);
+		o += keep;
+		p += keep;
+		if (!hit)
+			break;
+		memcpy(o, MFS_P11_PIN_MASK, mlen);
+		o += mlen;
+		p += pin_value_len(p);
+	}
+	*o = '\0';
+	return out;
+}
+
+void mfs_p11_redact_in_place(char *text)
+{
+	const size_t alen = strlen(MFS_P11_PIN_ATTR);
+	char *p = text, *end = text + strlen(text);
+
+	while ((p = strstr(p, MFS_P11_PIN_ATTR))) {
+		size_t vlen, shown;
+
+		p += alen;
+		vlen = pin_value_len(p);
+		shown = vlen < strlen(MFS_P11_PIN_MASK) ? vlen :
+			strlen(MFS_P11_PIN_MASK);
+		memcpy(p, MFS_P11_PIN_MASK, shown);
+		/* The rest moves up over the PIN's last characters, and
+		 * what it leaves at the end is zeroed, not left readable. */
+		memmove(p + shown, p + vlen, (size_t)(end - (p + vlen)) + 1);
+		memset(end - (vlen - shown), 0, vlen - shown);
+		end -= vlen - shown;
+		p += shown;
+	}
 }

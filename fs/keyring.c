@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crypto/mender_conf.h"
+#include "crypto/pkcs11.h"
 #include "fs/keyring.h"
 
 /* Takes key into the keyring, or closes it. */
@@ -30,14 +31,18 @@ static int keyring_add(struct mfs_keyring *kr, const char *path)
 	struct mfs_key *key = NULL;
 	int ret;
 
+	char *shown = mfs_p11_redact(path);	/* never a PIN */
+
 	ret = mfs_key_load_public(path, &key, err, sizeof(err));
-	if (ret < 0) {
-		fprintf(stderr, "menderfs: %s: %s\n", path, err);
+	if (ret < 0)
+		fprintf(stderr, "menderfs: %s: %s\n", shown ? shown : "key",
+			err);
+	else if (mfs_key_warning(key))
+		fprintf(stderr, "menderfs: warning: %s: %s\n",
+			shown ? shown : "key", mfs_key_warning(key));
+	free(shown);
+	if (ret < 0)
 		return -1;
-	}
-	if (mfs_key_warning(key))
-		fprintf(stderr, "menderfs: warning: %s: %s\n", path,
-			mfs_key_warning(key));
 	return keyring_push(kr, key);
 }
 

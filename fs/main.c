@@ -6,6 +6,7 @@
  * stderr is still the terminal; only then does the daemon detach.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,8 +14,9 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "artifact/rewrite.h"
+#include "artifact/mount.h"
 #include "artifact/span_cache.h"
+#include "crypto/pkcs11.h"
 #include "fs/indexing.h"
 #include "fs/log.h"
 #include "fs/ops.h"
@@ -22,6 +24,23 @@
 #include "fs/readahead.h"
 
 static const char *prog = "menderfs";
+
+/* libfuse's own messages (an unknown option, quoted whole) reach the
+ * terminal without the PINs they may quote. */
+static void redacting_stderr(enum fuse_log_level level, const char *fmt,
+			     va_list ap)
+{
+	char *text = NULL, *shown;
+
+	(void)level;
+	if (vasprintf(&text, fmt, ap) < 0)
+		return;
+	shown = mfs_p11_redact(text);
+	fputs(shown ? shown : "menderfs: (a message lost: out of memory)\n",
+	      stderr);
+	free(shown);
+	free(text);
+}
 
 static int run_session(struct fuse_session *se,
 		       const struct fuse_cmdline_opts *cmd)
@@ -62,16 +81,34 @@ static char *absolute_path(const char *path)
 
 static int load_sign_key(struct mfs_context *ctx, const char *spec)
 {
-	char err[256];
+	char err[256], *shown = mfs_p11_redact(spec);
+	int ret = 0;
 
-	if (mfs_key_load_private(spec, &ctx->sign_key, err, sizeof(err)) < 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, spec, err);
+	/* The key's name as the user gave it, but never its PIN. */
+	if (!shown) {
+		fprintf(stderr, "%s: out of memory\n", prog);
 		return -1;
 	}
-	if (mfs_key_warning(ctx->sign_key))
-		fprintf(stderr, "%s: warning: %s: %s\n", prog, spec,
+	if (mfs_key_load_private(spec, &ctx->sign_key, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s: %s\n", prog, shown, err);
+		ret = -1;
+	} else if (mfs_key_warning(ctx->sign_key)) {
+		fprintf(stderr, "%s: warning: %s: %s\n", prog, shown,
 			mfs_key_warning(ctx->sign_key));
-	return 0;
+	}
+	free(shown);
+	return ret;
+}
+
+/* What every artifact the mount opens after the first gets: the span
+ * cache, its saved index, and the background pass. */
+static void artifact_opened(struct mfs_artifact *a, void *arg)
+{
+	struct mfs_context *ctx = arg;
+
+	mfs_artifact_set_span_cache(a, ctx->spans);
+	mfs_indexing_start(a, ctx->index_dir,
+			   mfs_indexing_load(a, ctx->index_dir));
 }
 
 /* require_signature: mount only what a device with these keys would
@@ -102,19 +139,22 @@ int main(int argc, char *argv[])
 	struct mfs_options opts;
 	struct mfs_context ctx = { 0 };
 	struct fuse_session *se = NULL;
+	struct mfs_mount_hooks hooks = { artifact_opened, &ctx };
 	char err[MFS_ERR_LEN], *artifact_path = NULL, *sign_output = NULL;
 	char *index_dir = NULL;
 	bool indexed = false;
 	int ret = 1, mounted = 0, handlers = 0, verify_ready = 0;
+	int mount_ready = 0;
 
 	memset(&cmd, 0, sizeof(cmd));
-	pthread_mutex_init(&ctx.sign_lock, NULL);
-	pthread_mutex_init(&ctx.pending_lock, NULL);
-	pthread_cond_init(&ctx.settled, NULL);
+	fuse_set_log_func(redacting_stderr);
 	if (mfs_options_parse(&args, &opts) < 0) {
 		mfs_options_usage(stderr, prog);
 		goto out;
 	}
+	/* Parsed into copies: what ps and /proc/PID/cmdline show of our
+	 * arguments may lose its PINs now. */
+	mfs_options_scrub(argc, argv);
 	if (opts.show_help) {
 		mfs_options_help(prog);
 		ret = 0;
@@ -156,9 +196,6 @@ int main(int argc, char *argv[])
 		goto out;
 	if (ctx.sign_key && mfs_keyring_add_sign_key(&ctx.keyring, ctx.sign_key) < 0)
 		goto out;
-	ctx.sign_output = sign_output;
-	/* What a crash in an earlier rewrite may have left beside it. */
-	mfs_rewrite_cleanup(sign_output ? sign_output : artifact_path);
 	if (opts.require_signature && ctx.keyring.count == 0) {
 		fprintf(stderr, "%s: require_signature needs a key: verify_key, "
 			"sign_key, or a mender_conf naming one\n", prog);
@@ -179,6 +216,13 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "%s: %s: out of memory\n", prog, opts.artifact);
 		goto out;
 	}
+	/* Also removes what a crash in an earlier rewrite left. */
+	if (mfs_mount_init(&ctx.mount, ctx.tree, artifact_path, sign_output,
+			   &hooks, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: %s\n", prog, err);
+		goto out;
+	}
+	mount_ready = 1;
 	mfs_verify_cache_init(&ctx.verify, ctx.tree,
 			      (const struct mfs_key *const *)ctx.keyring.keys,
 			      ctx.keyring.count);
@@ -197,6 +241,7 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	se = fuse_session_new(&args, &mfs_ops, sizeof(mfs_ops), &ctx);
+	ctx.se = se;
 	if (!se) {
 		/* libfuse has said which option it did not know. */
 		mfs_options_usage(stderr, prog);
@@ -226,6 +271,8 @@ out:
 		fuse_session_destroy(se);
 	if (verify_ready)
 		mfs_verify_cache_destroy(&ctx.verify);
+	if (mount_ready)
+		mfs_mount_destroy(&ctx.mount);
 	/* A signing swapped the artifact: the tree holds the current one
 	 * (the one opened at start was closed at the swap). */
 	if (ctx.tree) {
@@ -237,9 +284,6 @@ out:
 	mfs_span_cache_close(ctx.spans);	/* after every stream using it */
 	mfs_keyring_destroy(&ctx.keyring);
 	mfs_key_close(ctx.sign_key);
-	pthread_mutex_destroy(&ctx.sign_lock);
-	pthread_cond_destroy(&ctx.settled);
-	pthread_mutex_destroy(&ctx.pending_lock);
 	free(artifact_path);
 	free(sign_output);
 	free(index_dir);

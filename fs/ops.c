@@ -1,9 +1,11 @@
 /*
  * The FUSE low-level operations.  Thin by design: an op maps its inode to
  * the tree, calls the core, and replies exactly once; core functions
- * return negative errnos and the sign flips here.  The artifact's contents
- * never change under a mount, so the kernel may cache attributes, names
- * and pages for as long as it likes.
+ * return negative errnos and the sign flips here.  A node's contents never
+ * change, so the kernel may cache attributes, names and pages for as long
+ * as it likes: when the artifact changes on disk the tree moves to fresh
+ * inodes, and the kernel is told to forget the names that led to the old
+ * ones.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,15 +31,63 @@ static double attr_timeout(fuse_req_t req, fuse_ino_t ino)
 	return mfs_tree_is_mutable(tree_of(req), ino) ? 0.0 : CACHE_TIMEOUT;
 }
 
-/* Requests that show the signature's state see it settled. */
-static void settle(fuse_req_t req, fuse_ino_t ino)
+/* Names the root showed before the artifact changed on disk, for the
+ * kernel to forget once the reply that noticed it has gone out. */
+struct forgotten {
+	char **names;
+	size_t count;
+};
+
+static void forget_later(const char *name, void *arg)
 {
-	/* Not for the signature file itself: a writer about to settle it
-	 * may stat it first (cat does), and would wait for itself. */
-	if (mfs_tree_virtual(tree_of(req), ino) == MFS_VIRTUAL_SIGNATURE)
-		return;
-	if (ino == FUSE_ROOT_ID || mfs_tree_is_mutable(tree_of(req), ino))
-		mfs_signature_file_settle(fuse_req_userdata(req));
+	struct forgotten *f = arg;
+	char **names = realloc(f->names, (f->count + 1) * sizeof(*names));
+
+	if (!names)
+		return;		/* the kernel keeps a stale name: ESTALE */
+	f->names = names;
+	f->names[f->count] = strdup(name);
+	if (f->names[f->count])
+		f->count++;
+}
+
+/* ctx, not the request: the request is gone once replied to. */
+static void forget_all(struct mfs_context *ctx, struct forgotten *f)
+{
+	for (size_t i = 0; i < f->count; i++) {
+		fuse_lowlevel_notify_inval_entry(ctx->se, FUSE_ROOT_ID,
+						 f->names[i],
+						 strlen(f->names[i]));
+		free(f->names[i]);
+	}
+	free(f->names);
+	f->names = NULL;
+	f->count = 0;
+}
+
+/*
+ * Notices a change of the artifact on disk (mount.h).  The names are
+ * forgotten after the request's reply: the kernel may hold the root's
+ * lock for this very request (readdir) and would wait for it.  Returns 0
+ * or -EIO when the new file cannot be shown.
+ */
+static int notice_change(fuse_req_t req, struct forgotten *f)
+{
+	struct mfs_context *ctx = fuse_req_userdata(req);
+	char err[MFS_ERR_LEN];
+	int ret;
+
+	ret = mfs_mount_refresh(&ctx->mount, forget_later, f, err,
+				sizeof(err));
+	if (ret < 0) {
+		fuse_log(FUSE_LOG_ERR, "menderfs: the artifact changed on "
+			 "disk, and cannot be shown: %s\n", err);
+		return -EIO;
+	}
+	if (ret == 1)
+		fuse_log(FUSE_LOG_NOTICE, "menderfs: the artifact changed on "
+			 "disk; showing it as it is now\n");
+	return 0;
 }
 
 /* The tree's attributes, with the size of .verify filled in. */
@@ -45,7 +95,6 @@ static int node_getattr(fuse_req_t req, fuse_ino_t ino, struct stat *st)
 {
 	int ret;
 
-	settle(req, ino);
 	ret = mfs_tree_getattr(tree_of(req), ino, st);
 
 	if (ret == 0 && mfs_tree_virtual(tree_of(req), ino) == MFS_VIRTUAL_VERIFY)
@@ -66,25 +115,33 @@ static void mfs_op_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
+/* A lookup under a directory of the artifact shown before a change gives
+ * ESTALE, and the kernel walks the path again, asking for each name. */
 static void mfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct mfs_context *ctx = fuse_req_userdata(req);
+	struct forgotten f = { 0 };
 	struct fuse_entry_param e;
 	uint64_t ino;
 	int ret;
 
 	memset(&e, 0, sizeof(e));
-	settle(req, parent);
-	ret = mfs_tree_lookup(tree_of(req), parent, name, &ino);
+	ret = notice_change(req, &f);
+	if (ret == 0)
+		ret = mfs_tree_lookup(tree_of(req), parent, name, &ino);
 	if (ret == 0)
 		ret = node_getattr(req, ino, &e.attr);
 	if (ret < 0) {
 		fuse_reply_err(req, -ret);
-		return;
+	} else {
+		e.ino = ino;
+		e.attr_timeout = attr_timeout(req, ino);
+		e.entry_timeout = attr_timeout(req, ino);
+		fuse_reply_entry(req, &e);
 	}
-	e.ino = ino;
-	e.attr_timeout = attr_timeout(req, ino);
-	e.entry_timeout = attr_timeout(req, ino);
-	fuse_reply_entry(req, &e);
+	/* After the reply: the kernel holds the directory's lock until
+	 * it has it. */
+	forget_all(ctx, &f);
 }
 
 static void mfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
@@ -100,10 +157,33 @@ static void mfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_attr(req, &st, attr_timeout(req, ino));
 }
 
+/* A directory of the artifact shown before a change gives ESTALE, and the
+ * kernel looks its path up again. */
+static void mfs_op_opendir(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
+{
+	struct forgotten f = { 0 };
+	struct stat st;
+	int ret = notice_change(req, &f);
+
+	forget_all(fuse_req_userdata(req), &f);
+	if (ret == 0)
+		ret = mfs_tree_getattr(tree_of(req), ino, &st);
+	if (ret == 0 && !S_ISDIR(st.st_mode))
+		ret = -ENOTDIR;
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fuse_reply_open(req, fi);
+}
+
 static void mfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, struct fuse_file_info *fi)
 {
+	struct mfs_context *ctx = fuse_req_userdata(req);
 	struct mfs_tree *t = tree_of(req);
+	struct forgotten f = { 0 };
 	char *buf = malloc(size), name[NAME_MAX + 1];
 	size_t used = 0;
 	int ret = 0;
@@ -113,9 +193,9 @@ static void mfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		return;
 	}
 	if (off == 0)
-		settle(req, ino);
+		ret = notice_change(req, &f);
 	/* Offsets: 1 is ".", 2 is "..", 3 + i is child i. */
-	for (; off >= 0; off++) {
+	for (; off >= 0 && ret == 0; off++) {
 		struct stat st = { 0 };
 		uint64_t child;
 		size_t need;
@@ -147,17 +227,27 @@ static void mfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	else
 		fuse_reply_buf(req, buf, used);
 	free(buf);
+	forget_all(ctx, &f);
 }
 
 static void mfs_op_open(fuse_req_t req, fuse_ino_t ino,
 			struct fuse_file_info *fi)
 {
 	struct mfs_tree *t = tree_of(req);
+	struct forgotten f = { 0 };
 	struct stat st;
 	int ret;
 
-	if ((fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC))
-		settle(req, ino);
+	/* A node of the artifact shown before a change is stale: ESTALE
+	 * makes the kernel look the name up again, finding the new one. */
+	ret = notice_change(req, &f);
+	forget_all(fuse_req_userdata(req), &f);
+	if (ret == 0)
+		ret = mfs_tree_getattr(t, ino, &st);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
 	if (mfs_tree_virtual(t, ino) == MFS_VIRTUAL_VERIFY) {
 		mfs_verify_file_open(req, fi);
 		return;
@@ -167,11 +257,6 @@ static void mfs_op_open(fuse_req_t req, fuse_ino_t ino,
 			mfs_signature_file_open(req, fi);
 		else
 			fuse_reply_err(req, EROFS);
-		return;
-	}
-	ret = mfs_tree_getattr(t, ino, &st);
-	if (ret < 0) {
-		fuse_reply_err(req, -ret);
 		return;
 	}
 	if (S_ISDIR(st.st_mode)) {
@@ -192,6 +277,18 @@ static void mfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 	ssize_t n;
 
 	if (mfs_tree_virtual(tree_of(req), ino) == MFS_VIRTUAL_VERIFY) {
+		struct forgotten f = { 0 };
+		struct stat st;
+		int ret = notice_change(req, &f);
+
+		forget_all(fuse_req_userdata(req), &f);
+		/* A report on the artifact shown before a change. */
+		if (ret == 0 && mfs_tree_getattr(tree_of(req), ino, &st) < 0)
+			ret = -EIO;
+		if (ret < 0) {
+			fuse_reply_err(req, -ret);
+			return;
+		}
 		mfs_verify_file_read(req, size, off, fi);
 		return;
 	}
@@ -335,6 +432,7 @@ const struct fuse_lowlevel_ops mfs_ops = {
 	.init = mfs_op_init,
 	.lookup = mfs_op_lookup,
 	.getattr = mfs_op_getattr,
+	.opendir = mfs_op_opendir,
 	.readdir = mfs_op_readdir,
 	.open = mfs_op_open,
 	.read = mfs_op_read,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/pkcs11.h"
 #include "fs/options.h"
 
 enum {
@@ -88,6 +89,12 @@ int mfs_options_parse(struct fuse_args *args, struct mfs_options *opts)
 	if (fuse_opt_parse(args, opts, option_spec, option_proc) != 0)
 		return -1;
 	return 0;
+}
+
+void mfs_options_scrub(int argc, char *argv[])
+{
+	for (int i = 1; i < argc; i++)
+		mfs_p11_redact_in_place(argv[i]);
 }
 
 /* fuse_opt treats ',' as a separator and '\' as its escape. */

@@ -28,6 +28,11 @@ struct mfs_options {
  * in place.  Returns 0, or -1 after printing the reason on stderr. */
 int mfs_options_parse(struct fuse_args *args, struct mfs_options *opts);
 
+/* Masks every pin-value in the process's own arguments (argv as main got
+ * it), once mfs_options_parse has taken copies: they are readable by
+ * every user in /proc/PID/cmdline. */
+void mfs_options_scrub(int argc, char *argv[]);
+
 /* Adds fsname=ARTIFACT and subtype=menderfs so mount(8) names the mount.
  * Returns 0 or -1 without memory. */
 int mfs_options_name_mount(struct fuse_args *args, const char *artifact_path);

@@ -1,20 +1,24 @@
 /*
- * Writing the signature file.  Each write acts at once, on everything
- * written through this open so far, so `echo sign > MNT/signature`
- * learns the result from write(2) itself.
+ * Writing the signature file.  What is written through one open is kept
+ * and judged after every write (signing.h): acted on in the first write
+ * after which it is complete ("sign", or a signature a configured key
+ * verifies), so `echo sign > MNT/signature` learns the result from
+ * write(2) itself; a write after which it cannot become one fails with
+ * EINVAL; text still incomplete at close changes nothing.  A write with
+ * O_APPEND (`>>`) adds to the text like any other: the kernel's offset
+ * (the stored signature's size) means nothing here.  A write that fails
+ * changes nothing either, and cancels the removal an O_TRUNC open would
+ * otherwise mean.
  *
  * An open that truncates and writes nothing (`: > MNT/signature`)
- * removes the signature.  That can only be known at release: a shell
- * redirection closes a duplicate of the file (a flush) before the
- * command writes, so a flush without a write proves nothing.  Removing
- * at open would lose the signature when the write then fails.  So a
- * handle flushed twice without a write (the shell's early close of its
- * duplicate, then the real close) counts as pending; release removes and
- * settles it, and requests that show the signature's state wait (a
- * bounded time) until nothing is pending, so the next command sees the
- * result.  The first flush alone does not count: the command that runs
- * between the two may read the mount itself (`openssl dgst MNT/manifest
- * | ... > MNT/signature`) and must not wait for its own redirection.
+ * removes the signature, and the shell's close returns after that: a
+ * shell redirection closes a duplicate of the file (a flush) before the
+ * command writes, so the first flush without a write proves nothing, but
+ * the second one (the real close) does, and the removal is done there,
+ * in the closing call.  Removing at open would lose the signature when
+ * the write then fails.  A writer that closes only once (open(O_TRUNC)
+ * then close) gets the removal at release, which the kernel sends after
+ * close(2) has returned.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +26,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fs/signature_file.h"
 #include "fs/signing.h"
@@ -30,13 +33,13 @@
 /* Far above any signature's base64 (RSA 16384 is under 3 KiB). */
 #define SIGNATURE_TEXT_MAX (64 * 1024)
 
-/* How long a request waits for pending removals before going on. */
-#define SETTLE_TIMEOUT_SECONDS 10
-
 struct signature_handle {
 	bool truncated;		/* opened with O_TRUNC */
-	bool acted;		/* a write happened */
-	bool pending;		/* counted in pending_truncates */
+	bool append;		/* opened with O_APPEND */
+	bool written;		/* a write came, even one that failed */
+	bool done;		/* the text was acted on, or refused */
+	int done_ret;		/* and what came of it */
+	bool removed;		/* the truncation was acted on */
 	int flushes;
 	size_t len;
 	char text[SIGNATURE_TEXT_MAX];
@@ -45,31 +48,6 @@ struct signature_handle {
 static struct mfs_context *context_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
-}
-
-static void pending_add(struct mfs_context *ctx, struct signature_handle *h,
-			int delta)
-{
-	pthread_mutex_lock(&ctx->pending_lock);
-	ctx->pending_truncates += delta;
-	h->pending = delta > 0;
-	if (ctx->pending_truncates == 0)
-		pthread_cond_broadcast(&ctx->settled);
-	pthread_mutex_unlock(&ctx->pending_lock);
-}
-
-void mfs_signature_file_settle(struct mfs_context *ctx)
-{
-	struct timespec deadline;
-
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += SETTLE_TIMEOUT_SECONDS;
-	pthread_mutex_lock(&ctx->pending_lock);
-	while (ctx->pending_truncates > 0 &&
-	       pthread_cond_timedwait(&ctx->settled, &ctx->pending_lock,
-				      &deadline) == 0)
-		;
-	pthread_mutex_unlock(&ctx->pending_lock);
 }
 
 void mfs_signature_file_open(fuse_req_t req, struct fuse_file_info *fi)
@@ -81,10 +59,19 @@ void mfs_signature_file_open(fuse_req_t req, struct fuse_file_info *fi)
 		return;
 	}
 	h->truncated = (fi->flags & O_TRUNC) != 0;
+	h->append = (fi->flags & O_APPEND) != 0;
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1;
 	if (fuse_reply_open(req, fi) != 0)
 		free(h);
+}
+
+static bool only_line_breaks(const char *buf, size_t size)
+{
+	for (size_t i = 0; i < size; i++)
+		if (buf[i] != '\n' && buf[i] != '\r')
+			return false;
+	return true;
 }
 
 void mfs_signature_file_write(fuse_req_t req, const char *buf, size_t size,
@@ -93,17 +80,28 @@ void mfs_signature_file_write(fuse_req_t req, const char *buf, size_t size,
 	struct signature_handle *h = (void *)(uintptr_t)fi->fh;
 	int ret;
 
+	h->written = true;
+	if (h->done) {
+		/* After the text was acted on, only the rest of its last
+		 * line may follow ("sign", then "\n"). */
+		ret = only_line_breaks(buf, size) ? h->done_ret : -EINVAL;
+		goto reply;
+	}
+	if (h->append)
+		off = (off_t)h->len;
 	if (off < 0 || (size_t)off > h->len || size > SIGNATURE_TEXT_MAX ||
 	    (size_t)off > SIGNATURE_TEXT_MAX - size) {
-		fuse_reply_err(req, EINVAL);
-		return;
+		ret = -EINVAL;
+	} else {
+		memcpy(h->text + off, buf, size);
+		h->len = (size_t)off + size;
+		ret = mfs_signing_write(context_of(req), h->text, h->len);
 	}
-	memcpy(h->text + off, buf, size);
-	h->len = (size_t)off + size;
-	h->acted = true;
-	ret = mfs_signing_write(context_of(req), h->text, h->len);
-	if (h->pending)
-		pending_add(context_of(req), h, -1);
+	if (ret != 1) {
+		h->done = true;
+		h->done_ret = ret;
+	}
+reply:
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
@@ -113,22 +111,25 @@ void mfs_signature_file_write(fuse_req_t req, const char *buf, size_t size,
 void mfs_signature_file_flush(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct signature_handle *h = (void *)(uintptr_t)fi->fh;
+	int ret = 0;
 
-	if (++h->flushes >= 2 && h->truncated && !h->acted && !h->pending)
-		pending_add(context_of(req), h, 1);
-	fuse_reply_err(req, 0);
+	if (++h->flushes >= 2 && h->truncated && !h->written && !h->removed) {
+		h->removed = true;
+		ret = mfs_signing_remove(context_of(req));
+	} else if (h->written && !h->done && h->len > 0) {
+		/* Incomplete: nothing was changed, and the closer hears. */
+		ret = -EINVAL;
+	}
+	fuse_reply_err(req, -ret);
 }
 
 void mfs_signature_file_release(fuse_req_t req, struct fuse_file_info *fi)
 {
 	struct signature_handle *h = (void *)(uintptr_t)fi->fh;
-	struct mfs_context *ctx = context_of(req);
 
 	/* Failures are logged: close(2) has long returned. */
-	if (h->truncated && !h->acted)
-		mfs_signing_remove(ctx);
-	if (h->pending)
-		pending_add(ctx, h, -1);
+	if (h->truncated && !h->written && !h->removed)
+		mfs_signing_remove(context_of(req));
 	free(h);
 	fuse_reply_err(req, 0);
 }

@@ -14,8 +14,4 @@ void mfs_signature_file_release(fuse_req_t req, struct fuse_file_info *fi);
 void mfs_signature_file_setattr(fuse_req_t req, fuse_ino_t ino,
 				struct stat *attr, int to_set);
 
-/* Waits (at most a few seconds) until no closed truncating open of the
- * signature file is still to be settled. */
-void mfs_signature_file_settle(struct mfs_context *ctx);
-
 #endif

@@ -1,48 +1,128 @@
 /*
- * Changing the signature.  The artifact is pinned (reads go on) while
- * the new file is written beside it and renamed into place; then the
- * new file is opened and swapped in under the tree, which waits for
- * in-flight reads of the old one.  One change at a time.
+ * Changing the signature.  The text written is judged here (is it
+ * "sign", a signature a configured key verifies, or on its way to one?);
+ * the artifact is judged and rewritten by the mount (artifact/mount.h),
+ * which shows the result.  One change at a time: the mount's lock is held
+ * from the judgement to the swap, so the artifact judged is the one
+ * rewritten.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "artifact/rewrite.h"
+#include "artifact/mount.h"
 #include "crypto/base64.h"
 #include "crypto/sign.h"
 #include "crypto/verify.h"
-#include "fs/indexing.h"
 #include "fs/signing.h"
 
-/* Rewrites the pinned artifact a with sig, then shows the result. */
-static int replace_signature(struct mfs_context *ctx, struct mfs_artifact *a,
-			     const char *sig, size_t sig_len)
-{
-	const char *target = ctx->sign_output ? ctx->sign_output : a->path;
-	struct mfs_artifact *fresh = NULL;
-	char err[MFS_ERR_LEN];
-	int ret;
+/* Longest DER ECDSA P-256 signature: SEQUENCE of two 33-byte INTEGERs. */
+#define EC_DER_MAX 72
 
-	ret = mfs_rewrite_signature(a, sig, sig_len, target, err, sizeof(err));
-	mfs_tree_unpin(ctx->tree);
-	if (ret < 0) {
-		fuse_log(FUSE_LOG_ERR, "menderfs: %s: rewrite failed: %s\n",
-			 target, err);
-		return -EIO;
-	}
-	ret = mfs_artifact_open(target, &fresh, err, sizeof(err));
-	if (ret < 0) {
-		fuse_log(FUSE_LOG_ERR, "menderfs: %s: cannot reopen the "
-			 "rewritten artifact: %s\n", target, err);
-		return -EIO;
-	}
-	mfs_artifact_set_span_cache(fresh, ctx->spans);
-	mfs_indexing_start(fresh, ctx->index_dir,
-			   mfs_indexing_load(fresh, ctx->index_dir));
-	mfs_artifact_close(mfs_tree_swap(ctx->tree, fresh));
+/* The keys that judge an installed signature: the verify keys, then
+ * sign_key's public half.  *keys is malloc'd. */
+static int judging_keys(struct mfs_context *ctx, const struct mfs_key ***keys,
+			size_t *count)
+{
+	const struct mfs_key **k = calloc(ctx->keyring.count + 1, sizeof(*k));
+	size_t n = 0;
+
+	if (!k)
+		return -ENOMEM;
+	for (size_t i = 0; i < ctx->keyring.count; i++)
+		k[n++] = ctx->keyring.keys[i];
+	if (ctx->sign_key)
+		k[n++] = ctx->sign_key;
+	*keys = k;
+	*count = n;
 	return 0;
+}
+
+/* Whether text, which no key verifies, may still grow into a signature
+ * one of keys would make.  It may not when it holds anything but the
+ * base64 alphabet and line breaks, when it is padded (a base64 text ends
+ * there), or when it already decodes to as many bytes as a signature of
+ * one of the keys has (or more than any has). */
+static bool may_grow(const struct mfs_key *const *keys, size_t count,
+		     const char *text, size_t len)
+{
+	size_t chars = 0, most = 0, decoded;
+	bool exact = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = text[i];
+
+		if (c == '\n' || c == '\r')
+			continue;
+		if (c == '=')
+			return false;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		      (c >= '0' && c <= '9') || c == '+' || c == '/'))
+			return false;
+		chars++;
+	}
+	decoded = chars / 4 * 3;
+	for (size_t i = 0; i < count; i++) {
+		size_t want = mfs_key_type(keys[i]) == MFS_KEY_RSA ?
+			      (size_t)mfs_key_bits(keys[i]) / 8 : EC_DER_MAX;
+
+		if (want > most)
+			most = want;
+		if (chars % 4 == 0 && decoded == want)
+			exact = true;
+	}
+	return !exact && decoded < most;
+}
+
+/* Accepts text only if a configured key verifies it; returns it in the
+ * form Mender stores.  1: not (yet) a signature, but may become one. */
+static int accept_signature(struct mfs_context *ctx, struct mfs_artifact *a,
+			    const char *text, size_t len, char **b64)
+{
+	const struct mfs_key **keys = NULL;
+	struct mfs_sig_attempt *attempts = NULL;
+	uint8_t *sig = NULL, *stored = NULL;
+	size_t count = 0, sig_len = 0, stored_len = 0;
+	char err[256];
+	int ret, idx = -1;
+
+	ret = judging_keys(ctx, &keys, &count);
+	if (ret < 0)
+		goto out;
+	if (count == 0) {
+		ret = -ENOKEY;
+		goto out;
+	}
+	attempts = calloc(count, sizeof(*attempts));
+	if (!attempts || !a->manifest_bytes) {
+		ret = attempts ? -EIO : -ENOMEM;
+		goto out;
+	}
+	if (mfs_b64_decode(text, len, &sig, &sig_len, NULL, err,
+			   sizeof(err)) == 0 && sig_len > 0)
+		idx = mfs_sig_verify_any(keys, count, a->manifest_bytes,
+					 a->manifest_len, sig, sig_len,
+					 attempts, err, sizeof(err));
+	if (idx < 0) {
+		if (may_grow(keys, count, text, len)) {
+			ret = 1;
+			goto out;
+		}
+		fuse_log(FUSE_LOG_ERR, "menderfs: refused a signature no "
+			 "configured key verifies\n");
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = mfs_sig_to_stored(keys[idx], sig, sig_len, &stored, &stored_len);
+	if (ret == 0)
+		ret = mfs_b64_encode(stored, stored_len, b64);
+out:
+	free(stored);
+	free(sig);
+	free(attempts);
+	free(keys);
+	return ret;
 }
 
 static int sign_with_key(struct mfs_context *ctx, struct mfs_artifact *a,
@@ -62,82 +142,74 @@ static int sign_with_key(struct mfs_context *ctx, struct mfs_artifact *a,
 	return 0;
 }
 
-/* Accepts text only if a configured key (a verify_key, or sign_key's
- * public half) verifies it; returns it in the form Mender stores. */
-static int accept_signature(struct mfs_context *ctx, struct mfs_artifact *a,
-			    const char *text, size_t len, char **b64)
+/* "sign" with an optional newline: 1; a beginning of it: 0 (more may
+ * come); anything else: -1. */
+static int sign_command(const char *text, size_t len)
 {
-	const struct mfs_key **keys;
-	struct mfs_sig_attempt *attempts;
-	size_t count = 0;
-	uint8_t *sig = NULL, *stored = NULL;
-	size_t sig_len = 0, stored_len = 0;
-	char err[256];
-	int ret, idx;
+	static const char word[] = "sign\n";
 
-	keys = calloc(ctx->keyring.count + 1, sizeof(*keys));
-	attempts = calloc(ctx->keyring.count + 1, sizeof(*attempts));
-	if (!keys || !attempts) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < ctx->keyring.count; i++)
-		keys[count++] = ctx->keyring.keys[i];
-	if (ctx->sign_key)
-		keys[count++] = ctx->sign_key;
-	if (count == 0) {
-		ret = -ENOKEY;
-		goto out;
-	}
-	if (mfs_b64_decode(text, len, &sig, &sig_len, NULL, err,
-			   sizeof(err)) < 0 || sig_len == 0 || !a->manifest_bytes) {
-		ret = -EINVAL;
-		goto out;
-	}
-	idx = mfs_sig_verify_any(keys, count, a->manifest_bytes,
-				 a->manifest_len, sig, sig_len, attempts, err,
-				 sizeof(err));
-	if (idx < 0) {
-		fuse_log(FUSE_LOG_ERR, "menderfs: refused a signature no "
-			 "configured key verifies\n");
-		ret = -EINVAL;
-		goto out;
-	}
-	ret = mfs_sig_to_stored(keys[idx], sig, sig_len, &stored, &stored_len);
-	if (ret == 0)
-		ret = mfs_b64_encode(stored, stored_len, b64);
-out:
-	free(stored);
-	free(sig);
-	free(attempts);
-	free(keys);
-	return ret;
+	if (len > 5 || memcmp(text, word, len) != 0)
+		return -1;
+	return len >= 4 ? 1 : 0;
 }
 
-static bool is_sign_command(const char *text, size_t len)
+/* Whether a, the artifact shown, may be signed (mount.h): 0, -EROFS,
+ * -EBADMSG, or -EIO when it could not be judged.  Called under the
+ * mount's lock. */
+static int judge(struct mfs_context *ctx, struct mfs_artifact *a)
 {
-	if (len && text[len - 1] == '\n')
-		len--;
-	return len == 4 && memcmp(text, "sign", 4) == 0;
+	char err[MFS_ERR_LEN];
+	int ret = mfs_mount_signable(&ctx->mount, a, err, sizeof(err));
+
+	if (ret < 0)
+		fuse_log(FUSE_LOG_ERR, "menderfs: %s\n", err);
+	return ret == -EROFS || ret == -EBADMSG || ret == 0 ? ret : -EIO;
+}
+
+/* Rewrites the artifact with b64 (NULL: no signature) and shows it.
+ * Called under the mount's lock. */
+static int rewrite(struct mfs_context *ctx, const char *b64)
+{
+	char err[MFS_ERR_LEN];
+	int ret;
+
+	ret = mfs_mount_set_signature(&ctx->mount, b64, b64 ? strlen(b64) : 0,
+				      err, sizeof(err));
+	if (ret < 0)
+		fuse_log(FUSE_LOG_ERR, "menderfs: %s: rewrite failed: %s\n",
+			 b64 ? "signing" : "removing the signature", err);
+	/* A target that is not the file mounted is named as such; every
+	 * other failure of the rewrite is an I/O error to the writer. */
+	return ret < 0 && ret != -ESTALE ? -EIO : ret;
 }
 
 int mfs_signing_write(struct mfs_context *ctx, const char *text, size_t len)
 {
 	struct mfs_artifact *a;
 	char *b64 = NULL;
-	int ret;
+	int ret, cmd = sign_command(text, len);
 
-	pthread_mutex_lock(&ctx->sign_lock);
-	a = mfs_tree_pin(ctx->tree, NULL);
-	if (is_sign_command(text, len))
-		ret = sign_with_key(ctx, a, &b64);
-	else
+	a = mfs_mount_lock(&ctx->mount);
+	if (cmd == 0) {
+		ret = 1;
+	} else if (a->version == 2) {
+		ret = judge(ctx, a);
+	} else if (cmd == 1) {
+		/* The verdict first: a key (perhaps on a token) is not
+		 * asked to sign what will not be written. */
+		ret = ctx->sign_key ? judge(ctx, a) : -ENOKEY;
+		if (ret == 0)
+			ret = sign_with_key(ctx, a, &b64);
+		if (ret == 0)
+			ret = rewrite(ctx, b64);
+	} else {
 		ret = accept_signature(ctx, a, text, len, &b64);
-	if (ret < 0)
-		mfs_tree_unpin(ctx->tree);
-	else
-		ret = replace_signature(ctx, a, b64, strlen(b64));
-	pthread_mutex_unlock(&ctx->sign_lock);
+		if (ret == 0)
+			ret = judge(ctx, a);
+		if (ret == 0)
+			ret = rewrite(ctx, b64);
+	}
+	mfs_mount_unlock(&ctx->mount);
 	free(b64);
 	return ret == -ENOMEM ? -EIO : ret;
 }
@@ -147,12 +219,12 @@ int mfs_signing_remove(struct mfs_context *ctx)
 	struct mfs_artifact *a;
 	int ret = 0;
 
-	pthread_mutex_lock(&ctx->sign_lock);
-	a = mfs_tree_pin(ctx->tree, NULL);
-	if (a->m_manifest_sig < 0 && !ctx->sign_output)
-		mfs_tree_unpin(ctx->tree);	/* nothing to remove */
-	else
-		ret = replace_signature(ctx, a, NULL, 0);
-	pthread_mutex_unlock(&ctx->sign_lock);
+	a = mfs_mount_lock(&ctx->mount);
+	if (a->version == 2)
+		ret = judge(ctx, a);
+	else if (a->m_manifest_sig >= 0 || ctx->mount.output.dfd >= 0)
+		ret = rewrite(ctx, NULL);
+	/* else nothing to remove */
+	mfs_mount_unlock(&ctx->mount);
 	return ret;
 }

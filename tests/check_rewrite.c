@@ -1,10 +1,11 @@
 /*
- * mfs_rewrite_signature and mfs_rewrite_cleanup.  Artifacts made by
- * mender-artifact are signed, re-signed and unsigned; the results are
- * judged by mender-artifact validate, tar, and byte comparisons with the
- * originals.  Failures (a read-only directory, a full disk, a kill in
- * the middle of the copy) must leave the target as it was and no file
- * behind.  The tests that mount a tmpfs or change owners need root and
+ * mfs_rewrite_signature and mfs_rewrite_cleanup, and the swap of the
+ * rewritten file under a tree.  Artifacts made by mender-artifact are
+ * signed, re-signed and unsigned; the results are judged by
+ * mender-artifact validate, tar, and byte comparisons with the originals.
+ * Failures (a read-only directory, a full disk, a kill in the middle of
+ * the copy, a symlink or another file put at the target's name) must
+ * leave the target as it was and no file behind.  The tests that mount a tmpfs or change owners need root and
  * say so when skipped.
  */
 #undef _FORTIFY_SOURCE		/* openat is defined below */
@@ -26,7 +27,9 @@
 #include <unistd.h>
 
 #include "artifact/artifact.h"
+#include "artifact/mount.h"
 #include "artifact/rewrite.h"
+#include "artifact/tree.h"
 #include "testutil.h"
 
 #define BLOCK		512
@@ -182,20 +185,41 @@ static char *openssl_sig(const char *name, const char *key_name,
 	return (char *)tu_read_file(dir, sig_file, len);
 }
 
-/* Opens dir/src and rewrites it to dir/dst. */
+/* Rewrites the open artifact a to dir/dst: in place (the name must hold
+ * a's file) when in_place, else as a new output. */
+static int rewrite_open(struct mfs_artifact *a, const char *sig, size_t len,
+			const char *dst, bool in_place)
+{
+	struct mfs_rewrite_place place = { .dfd = -1 };
+	char *target = tu_path(dir, dst);
+	struct stat st;
+	int ret;
+
+	err[0] = 0;
+	ck_assert(fstat(a->fd, &st) == 0);
+	ret = mfs_rewrite_place_open(target, &place, err, sizeof(err));
+	if (ret == 0)
+		ret = mfs_rewrite_signature(a, sig, len, &place,
+					    in_place ? &st : NULL, NULL,
+					    err, sizeof(err));
+	mfs_rewrite_place_close(&place);
+	free(target);
+	return ret;
+}
+
+/* Opens dir/src and rewrites it to dir/dst (in place when they are the
+ * same name). */
 static int rewrite(const char *src, const char *sig, size_t len,
 		   const char *dst)
 {
 	struct mfs_artifact *a = NULL;
-	char *path = tu_path(dir, src), *target = tu_path(dir, dst);
+	char *path = tu_path(dir, src);
 	int ret;
 
 	ret = mfs_artifact_open(path, &a, err, sizeof(err));
 	ck_assert_msg(ret == 0, "opening %s: %s", src, err);
-	err[0] = 0;
-	ret = mfs_rewrite_signature(a, sig, len, target, err, sizeof(err));
+	ret = rewrite_open(a, sig, len, dst, strcmp(src, dst) == 0);
 	mfs_artifact_close(a);
-	free(target);
 	free(path);
 	return ret;
 }
@@ -635,20 +659,177 @@ START_TEST(test_output_other_filesystem)
 }
 END_TEST
 
-/* Through a symlink the file it names is replaced, the link stays. */
+/* A symlink at the target's name is never followed: not when it was
+ * there all along (an output), not when it took the mounted file's
+ * place.  ESTALE, and the file behind it is untouched. */
 START_TEST(test_symlink_target)
 {
-	char *sig;
+	struct mfs_artifact *a = NULL;
+	char *sig, *path;
 	size_t len;
 
 	make_rootfs("a.mender", "gzip", 100 * TU_KIB, 10, NULL);
 	sig = openssl_sig("a.mender", "rsa.pem", "a.sig", &len);
-	tu_sh(dir, "mkdir real && cp a.mender real/r.mender"
-		   " && ln -s real/r.mender link.mender");
-	ck_assert_int_eq(rewrite("link.mender", sig, len, "link.mender"), 0);
-	tu_sh(dir, "test -L link.mender");
-	validate("real/r.mender", "rsa.pub");
-	expect_dir("real", "r.mender ");
+	tu_sh(dir, "mkdir real && echo secret > real/secret"
+		   " && ln -s real/secret out.mender");
+	save_hash("real/secret", "secret.sha256");
+	ck_assert_int_eq(rewrite("a.mender", sig, len, "out.mender"), -ESTALE);
+	ck_assert_msg(strstr(err, "symlink") != NULL, "err: %s", err);
+
+	path = tu_path(dir, "a.mender");
+	ck_assert_msg(mfs_artifact_open(path, &a, err, sizeof(err)) == 0,
+		      "%s", err);
+	tu_sh(dir, "mv a.mender moved.mender && ln -s real/secret a.mender");
+	ck_assert_int_eq(rewrite_open(a, sig, len, "a.mender", true), -ESTALE);
+	mfs_artifact_close(a);
+	tu_sh(dir, "test -L out.mender && test -L a.mender");
+	expect_hash("secret.sha256");
+	expect_dir("real", "secret ");
+	expect_dir(".", "a.mender a.sig moved.mender out.mender real "
+		   "secret.sha256 ");
+	free(path);
+	free(sig);
+}
+END_TEST
+
+/* Another file moved over the mounted one's name is not replaced. */
+START_TEST(test_replaced_target)
+{
+	struct mfs_artifact *a = NULL;
+	char *sig, *path;
+	size_t len;
+
+	make_rootfs("a.mender", "gzip", 100 * TU_KIB, 15, NULL);
+	make_rootfs("b.mender", "gzip", 100 * TU_KIB, 16, NULL);
+	sig = openssl_sig("a.mender", "rsa.pem", "a.sig", &len);
+	save_hash("b.mender", "b.sha256");
+	path = tu_path(dir, "a.mender");
+	ck_assert_msg(mfs_artifact_open(path, &a, err, sizeof(err)) == 0,
+		      "%s", err);
+	tu_sh(dir, "sed -i 's/b.mender/a.mender/' b.sha256"
+		   " && mv b.mender a.mender");
+	ck_assert_int_eq(rewrite_open(a, sig, len, "a.mender", true), -ESTALE);
+	ck_assert_msg(strstr(err, "replaced") != NULL, "err: %s", err);
+	mfs_artifact_close(a);
+	expect_hash("b.sha256");
+	expect_dir(".", "a.mender a.sig b.sha256 ");
+	free(path);
+	free(sig);
+}
+END_TEST
+
+/* The new file comes back open: what the caller shows is what was
+ * written, whatever takes the name after the rename. */
+START_TEST(test_new_file_descriptor)
+{
+	struct mfs_rewrite_place place = { .dfd = -1 };
+	struct mfs_artifact *a = NULL, *b = NULL;
+	char *sig, *path;
+	struct stat st;
+	size_t len;
+	int fd = -1;
+
+	make_rootfs("a.mender", "gzip", 100 * TU_KIB, 17, NULL);
+	sig = openssl_sig("a.mender", "rsa.pem", "a.sig", &len);
+	path = tu_path(dir, "a.mender");
+	ck_assert_msg(mfs_artifact_open(path, &a, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert(fstat(a->fd, &st) == 0);
+	ck_assert_int_eq(mfs_rewrite_place_open(path, &place, err,
+						sizeof(err)), 0);
+	ck_assert_int_eq(mfs_rewrite_signature(a, sig, len, &place, &st, &fd,
+					       err, sizeof(err)), 0);
+	ck_assert(fd >= 0);
+	tu_sh(dir, "cp a.mender signed.mender && echo other > a.mender.new"
+		   " && mv a.mender.new a.mender");
+	ck_assert_int_eq(mfs_artifact_open_fd(fd, path, &b, err, sizeof(err)),
+			 0);
+	ck_assert(b->m_manifest_sig >= 0);
+	ck_assert_uint_eq(b->file_size, tu_file_size(dir, "signed.mender"));
+	mfs_artifact_close(b);
+	mfs_artifact_close(a);
+	mfs_rewrite_place_close(&place);
+	validate("signed.mender", "rsa.pub");
+	free(path);
+	free(sig);
+}
+END_TEST
+
+/* two.mender: one.mender with its payload member repeated as
+ * data/0001.tar.gz (two payloads, one header). */
+static void make_two_payloads(const char *one, const char *two)
+{
+	tu_sh(dir, "python3 - '%s' '%s' <<'EOF'\n"
+		   "import io, sys, tarfile\n"
+		   "src = tarfile.open(sys.argv[1])\n"
+		   "out = tarfile.open(sys.argv[2], 'w',"
+		   " format=tarfile.USTAR_FORMAT)\n"
+		   "for m in src.getmembers():\n"
+		   "    data = src.extractfile(m).read()\n"
+		   "    out.addfile(m, io.BytesIO(data))\n"
+		   "    if m.name.startswith('data/0000'):\n"
+		   "        m.name = m.name.replace('0000', '0001')\n"
+		   "        out.addfile(m, io.BytesIO(data))\n"
+		   "out.close()\n"
+		   "EOF", one, two);
+}
+
+static struct mfs_artifact *open_in_dir(const char *name)
+{
+	struct mfs_artifact *a = NULL;
+	char *path = tu_path(dir, name);
+
+	ck_assert_msg(mfs_artifact_open(path, &a, err, sizeof(err)) == 0,
+		      "%s: %s", name, err);
+	free(path);
+	return a;
+}
+
+/* A swap after signing takes only a rewrite of the signature: anything
+ * else (here more payloads, whose bookkeeping a swap once cleared past
+ * its end) is refused and the tree keeps showing what it showed.  A
+ * replace (the file changed on disk) takes any artifact. */
+START_TEST(test_swap_layout)
+{
+	struct mfs_artifact *a, *b, *c, *old = NULL;
+	struct mfs_tree *t = NULL;
+	uint64_t ino, gen;
+	char *sig;
+	size_t len;
+
+	make_rootfs("one.mender", "gzip", 100 * TU_KIB, 18, NULL);
+	make_two_payloads("one.mender", "two.mender");
+	sig = openssl_sig("one.mender", "rsa.pem", "one.sig", &len);
+	ck_assert_int_eq(rewrite("one.mender", sig, len, "signed.mender"), 0);
+	a = open_in_dir("one.mender");
+	b = open_in_dir("two.mender");
+	c = open_in_dir("signed.mender");
+	ck_assert_uint_eq(b->payload_count, 2);
+	ck_assert_int_eq(mfs_tree_build(a, &t), 0);
+	gen = mfs_tree_generation(t);
+
+	ck_assert_int_eq(mfs_tree_swap(t, b, &old), -EIO);
+	ck_assert_uint_eq(mfs_tree_generation(t), gen);
+	ck_assert(mfs_tree_pin(t, NULL) == a);
+	mfs_tree_unpin(t);
+	ck_assert_int_eq(mfs_tree_lookup(t, MFS_TREE_ROOT, "data", &ino), 0);
+	ck_assert_int_eq(mfs_tree_lookup(t, ino, "0001", &ino), -ENOENT);
+
+	ck_assert_int_eq(mfs_tree_swap(t, c, &old), 0);
+	ck_assert(old == a);
+	mfs_artifact_close(old);
+	ck_assert_int_eq(mfs_tree_lookup(t, MFS_TREE_ROOT, "manifest.sig",
+					 &ino), 0);
+
+	ck_assert_int_eq(mfs_tree_replace(t, b, &old), 0);
+	ck_assert(old == c);
+	mfs_artifact_close(old);
+	ck_assert_int_eq(mfs_tree_lookup(t, MFS_TREE_ROOT, "data", &ino), 0);
+	ck_assert_int_eq(mfs_tree_lookup(t, ino, "0001", &ino), 0);
+	ck_assert_int_eq(mfs_tree_lookup(t, MFS_TREE_ROOT, "manifest.sig",
+					 &ino), -ENOENT);
+	mfs_tree_destroy(t);
+	mfs_artifact_close(b);
 	free(sig);
 }
 END_TEST
@@ -740,6 +921,7 @@ END_TEST
 
 START_TEST(test_cleanup)
 {
+	struct mfs_rewrite_place place = { .dfd = -1 };
 	char *target = tu_path(dir, "a.mender");
 
 	tu_sh(dir, "touch a.mender .a.mender.menderfs-abc123 .other"
@@ -749,14 +931,113 @@ START_TEST(test_cleanup)
 		   " .b.mender.menderfs-abc123"
 		   " && mkdir .a.mender.menderfs-dir123"
 		   " && ln -s a.mender .a.mender.menderfs-lnk123");
-	mfs_rewrite_cleanup(target);
+	ck_assert_int_eq(mfs_rewrite_place_open(target, &place, err,
+						sizeof(err)), 0);
+	mfs_rewrite_cleanup(&place);
+	mfs_rewrite_place_close(&place);
 	expect_dir(".", ".a.mender.menderfs-ab_123 .a.mender.menderfs-abc12 "
 		   ".a.mender.menderfs-abc1234 .a.mender.menderfs-dir123 "
 		   ".a.mender.menderfs-lnk123 .b.mender.menderfs-abc123 "
 		   ".other a.mender a.mender.menderfs-abc123 ");
-	/* A target that does not exist (yet), or whose directory does not. */
-	mfs_rewrite_cleanup("/nonexistent/dir/x.mender");
+	/* A directory that does not exist gives no place to clean. */
+	ck_assert_int_eq(mfs_rewrite_place_open("/nonexistent/dir/x.mender",
+						&place, err, sizeof(err)),
+			 -ENOENT);
+	mfs_rewrite_place_close(&place);
 	free(target);
+}
+END_TEST
+
+/* The mount object without FUSE: a signature set in place is shown from
+ * the file written; the file changed in place is noticed and shown; a
+ * file moved over the name is neither shown nor replaced. */
+START_TEST(test_mount_lifecycle)
+{
+	struct mfs_mount m;
+	struct mfs_artifact *a, *shown;
+	struct mfs_tree *t = NULL;
+	char *path, *sig;
+	uint64_t ino;
+	size_t len;
+
+	make_rootfs("a.mender", "gzip", 100 * TU_KIB, 19, NULL);
+	make_two_payloads("a.mender", "two.mender");
+	make_rootfs("c.mender", "gzip", 100 * TU_KIB, 20, NULL);
+	sig = openssl_sig("a.mender", "rsa.pem", "a.sig", &len);
+	save_hash("c.mender", "c.sha256");
+	path = tu_path(dir, "a.mender");
+	a = open_in_dir("a.mender");
+	ck_assert_int_eq(mfs_tree_build(a, &t), 0);
+	ck_assert_int_eq(mfs_mount_init(&m, t, path, NULL, NULL, err,
+					sizeof(err)), 0);
+
+	shown = mfs_mount_lock(&m);
+	ck_assert(shown == a);
+	ck_assert_int_eq(mfs_mount_signable(&m, shown, err, sizeof(err)), 0);
+	ck_assert_int_eq(mfs_mount_set_signature(&m, sig, len, err,
+						 sizeof(err)), 0);
+	mfs_mount_unlock(&m);
+	validate("a.mender", "rsa.pub");
+	ck_assert_int_eq(mfs_tree_lookup(t, MFS_TREE_ROOT, "manifest.sig",
+					 &ino), 0);
+	ck_assert_int_eq(mfs_mount_refresh(&m, NULL, NULL, err, sizeof(err)),
+			 0);
+
+	/* In place: the same inode, other bytes (two payloads now). */
+	tu_sh(dir, "cat two.mender > a.mender && touch -d @1700000200 a.mender");
+	ck_assert(mfs_mount_changed(&m));
+	ck_assert_int_eq(mfs_mount_refresh(&m, NULL, NULL, err, sizeof(err)),
+			 1);
+	ck_assert_int_eq(mfs_tree_lookup(t, MFS_TREE_ROOT, "manifest.sig",
+					 &ino), -ENOENT);
+	ck_assert_int_eq(mfs_tree_lookup(t, MFS_TREE_ROOT, "data", &ino), 0);
+	ck_assert_int_eq(mfs_tree_lookup(t, ino, "0001", &ino), 0);
+
+	/* Moved over: not a change, and not replaced by a signing. */
+	tu_sh(dir, "sed -i 's/c.mender/a.mender/' c.sha256"
+		   " && mv c.mender a.mender");
+	ck_assert(!mfs_mount_changed(&m));
+	mfs_mount_lock(&m);
+	ck_assert_int_eq(mfs_mount_set_signature(&m, NULL, 0, err,
+						 sizeof(err)), -ESTALE);
+	mfs_mount_unlock(&m);
+	expect_hash("c.sha256");
+
+	mfs_mount_destroy(&m);
+	shown = mfs_tree_pin(t, NULL);
+	mfs_tree_unpin(t);
+	mfs_tree_destroy(t);
+	mfs_artifact_close(shown);
+	free(path);
+	free(sig);
+}
+END_TEST
+
+/* Never signed: an artifact failing its own checksums (EBADMSG). */
+START_TEST(test_mount_not_signable)
+{
+	struct mfs_artifact *a;
+	struct mfs_mount m;
+	struct mfs_tree *t = NULL;
+	char *path;
+
+	make_rootfs("a.mender", "none", 100 * TU_KIB, 21, NULL);
+	/* One byte of the payload (far past every header) flipped. */
+	tu_sh(dir, "printf '\\377' | dd of=a.mender bs=1 seek=$((8 * 1024 + "
+		   "50 * 1024)) conv=notrunc status=none");
+	path = tu_path(dir, "a.mender");
+	a = open_in_dir("a.mender");
+	ck_assert_int_eq(mfs_tree_build(a, &t), 0);
+	ck_assert_int_eq(mfs_mount_init(&m, t, path, NULL, NULL, err,
+					sizeof(err)), 0);
+	ck_assert_int_eq(mfs_mount_signable(&m, mfs_mount_lock(&m), err,
+					    sizeof(err)), -EBADMSG);
+	mfs_mount_unlock(&m);
+	ck_assert_msg(strstr(err, "checksum-mismatch") != NULL, "err: %s", err);
+	mfs_mount_destroy(&m);
+	mfs_tree_destroy(t);
+	mfs_artifact_close(a);
+	free(path);
 }
 END_TEST
 
@@ -872,8 +1153,8 @@ START_TEST(test_killed_mid_copy)
 	pid = fork();
 	ck_assert(pid >= 0);
 	if (pid == 0)
-		_exit(mfs_rewrite_signature(a, sig, len, path, err,
-					    sizeof(err)) == 0 ? 0 : 1);
+		_exit(rewrite_open(a, sig, len, "k/big.mender", true) == 0 ?
+		      0 : 1);
 	while (tmpfile_size_over(pid, kdir, 16 * TU_MIB) < 0) {
 		if (waitpid(pid, &status, WNOHANG) == pid) {
 			finished = true;
@@ -927,6 +1208,11 @@ static Suite *rewrite_suite(void)
 	tcase_add_test(tc, test_separate_output);
 	tcase_add_test(tc, test_output_other_filesystem);
 	tcase_add_test(tc, test_symlink_target);
+	tcase_add_test(tc, test_replaced_target);
+	tcase_add_test(tc, test_new_file_descriptor);
+	tcase_add_test(tc, test_swap_layout);
+	tcase_add_test(tc, test_mount_lifecycle);
+	tcase_add_test(tc, test_mount_not_signable);
 	tcase_add_test(tc, test_mkstemp_fallback);
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_cleanup);

@@ -474,6 +474,68 @@ test_pkcs11() {
 		roundtrip "module, pkcs11 EC, PKCS11_MODULE_PATH" module p11-ec "$uri"
 }
 
+# No PIN is ever shown: not in a start-up error, not in the daemon's
+# command line (/proc/PID/cmdline, what ps shows); a PIN in a file
+# (pin-source=file:) is the way for scripts.
+test_pin_secrecy() {
+	local label module uri conf=$FIXTURES/softhsm/softhsm2.conf art pid cmdline
+	module=$(cat "$FIXTURES/softhsm/module")
+	art=$(work_copy "$FIXTURES/unsigned/gzip.mender" pin.mender)
+
+	label="a wrong pin-value"
+	uri="pkcs11:token=menderfs-sign;object=p11-rsa;pin-value=98765?module-path=$module"
+	if SOFTHSM2_CONF=$conf LSAN_OPTIONS=$P11_LSAN ASAN_OPTIONS=$P11_ASAN \
+		try_mount "$art" "$MNT" -o "sign_key=$uri"; then
+		fail "$label: mounted"
+		unmount_artifact "$MNT"
+	else
+		check "$label: refused, saying why ($(head -n 1 "$MOUNT_LOG"))" [ -s "$MOUNT_LOG" ]
+		if grep -q 98765 "$MOUNT_LOG"; then
+			fail "$label: stderr shows the PIN"
+			note_file "$MOUNT_LOG"
+		else
+			ok "$label: stderr does not show the PIN"
+		fi
+		check "$label: stderr says pin-value=***" grep -qF 'pin-value=***' "$MOUNT_LOG"
+	fi
+
+	label="a pin-value in an option libfuse does not know"
+	if try_mount "$art" "$MNT" -o "sign_kye=pkcs11:token=menderfs-sign;pin-value=98765"; then
+		fail "$label: mounted"
+		unmount_artifact "$MNT"
+	elif grep -q 98765 "$MOUNT_LOG"; then
+		fail "$label: stderr shows the PIN"
+		note_file "$MOUNT_LOG"
+	else
+		ok "$label: refused, without the PIN ($(head -n 1 "$MOUNT_LOG"))"
+	fi
+
+	label="pin-value on the command line"
+	uri="pkcs11:token=menderfs-sign;object=p11-rsa;pin-value=1234?module-path=$module"
+	SOFTHSM2_CONF=$conf LSAN_OPTIONS=$P11_LSAN ASAN_OPTIONS=$P11_ASAN \
+		mount_artifact "$art" "$MNT" -o "sign_key=$uri" || return
+	pid=$(daemon_pid "$MNT")
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline")
+	if [[ $cmdline == *pin-value=1234* ]]; then
+		fail "$label: /proc/PID/cmdline shows it: $cmdline"
+	else
+		ok "$label: /proc/PID/cmdline does not show it"
+	fi
+	check "$label: /proc/PID/cmdline says pin-value=***" grep -qF 'pin-value=***' "/proc/$pid/cmdline"
+	check "$label: echo sign still signs" echo_sign
+	unmount_artifact "$MNT"
+
+	label="pin-source=file:"
+	printf '1234\n' >"$TEST_TMP/pin"
+	chmod 0600 "$TEST_TMP/pin"
+	uri="pkcs11:token=menderfs-sign;object=p11-rsa;pin-source=file:$TEST_TMP/pin?module-path=$module"
+	SOFTHSM2_CONF=$conf LSAN_OPTIONS=$P11_LSAN ASAN_OPTIONS=$P11_ASAN \
+		mount_artifact "$art" "$MNT" -o "sign_key=$uri" || return
+	check "$label: echo sign signs" echo_sign
+	unmount_artifact "$MNT"
+	verifies_with "$label" "$art" p11-rsa
+}
+
 # resign LABEL SIGNED OLD NEW: re-sign a fixture signed by OLD with NEW.
 resign() {
 	local label=$1 src=$FIXTURES/signed/$2 old=$3 new=$4 art first
@@ -682,7 +744,9 @@ test_errors() {
 	sha=$(sha256_of "$art")
 	stored=$(tar -xOf "$art" manifest.sig)
 	mount_artifact "$art" "$MNT" -o "sign_key=$K/ec256.pem" -o "verify_key=$(pub rsa3072)" || return
-	errno_write "$label: garbage" "$(text_file 'garbage')" EINVAL
+	# Could still become base64: the write takes it, close(2) says
+	# it never became a signature, and nothing changes.
+	errno_write "$label: garbage" "$(text_file 'garbage')" "OK (close: EINVAL)"
 	errno_write "$label: 'sign now'" "$(text_file $'sign now\n')" EINVAL
 	head -c 256 /dev/urandom | base64 -w0 >"$TEST_TMP/random.sig"
 	errno_write "$label: base64 of 256 random bytes" "$TEST_TMP/random.sig" EINVAL
@@ -849,6 +913,335 @@ test_concurrency() {
 	verifies_with "$label" "$art" rsa2048
 }
 
+# ---- files replaced behind the mount ----------------------------------------------
+
+# as_nobody CMD...: run CMD as the unprivileged user nobody.
+as_nobody() {
+	setpriv --reuid=nobody --regid=nogroup --clear-groups -- "$@"
+}
+
+# expect_estale LABEL: echo sign fails with ESTALE, in the shell's words
+# and as write(2)'s errno.
+expect_estale() {
+	if echo_sign; then
+		fail "$1: echo sign > signature exits 0"
+	elif grep -qF "Stale file handle" "$TEST_TMP/write.err"; then
+		ok "$1: echo sign fails: $(head -n 1 "$TEST_TMP/write.err")"
+	else
+		fail "$1: echo sign fails, but not with ESTALE"
+		note_file "$TEST_TMP/write.err"
+	fi
+	errno_write "$1: sign" "$(text_file $'sign\n')" ESTALE
+}
+
+# The artifact's owner swaps in a symlink to a file only root may read or
+# write; root's daemon signs: the file behind the link must not become the
+# artifact (owner and mode kept would leave it root's).  The same for a
+# symlink planted at sign_output.
+test_symlink_swap() {
+	local label sticky art secret sha_secret
+	if ! command -v setpriv >/dev/null || [ "$(id -u)" != 0 ]; then
+		echo "skipping the symlink cases: they need root and setpriv"
+		return
+	fi
+	chmod o+x "$TEST_TMP"
+	sticky=$TEST_TMP/sticky
+	mkdir -p "$sticky"
+	chmod 1777 "$sticky"
+	secret=$TEST_TMP/root-only
+	printf 'root:secret:line\n' >"$secret"
+	chmod 0600 "$secret"
+	sha_secret=$(sha256_of "$secret")
+
+	label="artifact replaced by its owner with a symlink"
+	art=$sticky/a.mender
+	cp "$FIXTURES/unsigned/gzip.mender" "$art"
+	chown nobody:nogroup "$art"
+	mount_artifact "$art" "$MNT" -o "sign_key=$K/rsa2048.pem" || return
+	check "$label: nobody replaces the artifact with a symlink" \
+		as_nobody ln -sfn "$secret" "$art"
+	expect_estale "$label"
+	check "$label: the root-only file is byte-identical" \
+		[ "$(sha256_of "$secret")" = "$sha_secret" ]
+	check "$label: the root-only file is still root's, 0600" \
+		[ "$(stat -c %u:%a "$secret")" = 0:600 ]
+	check "$label: the symlink is still there" [ -L "$art" ]
+	check "$label: the mount still shows the unsigned artifact" \
+		[ -z "$(cat "$MNT/signature")" ]
+	unmount_artifact "$MNT"
+
+	label="sign_output planted as a symlink"
+	rm -f "$art"
+	art=$WORK/so-link.mender
+	cp "$FIXTURES/unsigned/gzip.mender" "$art"
+	mount_artifact "$art" "$MNT" -o "sign_key=$K/rsa2048.pem" \
+		-o "sign_output=$sticky/out.mender" || return
+	check "$label: nobody plants a symlink at sign_output" \
+		as_nobody ln -s "$secret" "$sticky/out.mender"
+	expect_estale "$label"
+	check "$label: the root-only file is byte-identical" \
+		[ "$(sha256_of "$secret")" = "$sha_secret" ]
+	check "$label: the symlink is still there" [ -L "$sticky/out.mender" ]
+	check "$label: nothing else in the directory ($(names "$sticky"))" \
+		[ "$(names "$sticky")" = out.mender ]
+	unmount_artifact "$MNT"
+	rm -f "$sticky/out.mender"
+}
+
+# sign_output is checked before mounting: a directory that does not exist,
+# or a symlink at its name, is refused with one line naming it.
+test_sign_output_startup() {
+	local label art dir
+	art=$(work_copy "$FIXTURES/unsigned/gzip.mender" so-start.mender)
+	dir=$WORK/so-start
+	mkdir -p "$dir"
+
+	label="sign_output in a directory that does not exist"
+	if try_mount "$art" "$MNT" -o "sign_key=$K/rsa2048.pem" \
+		-o "sign_output=$dir/missing/out.mender"; then
+		fail "$label: mounted"
+		unmount_artifact "$MNT"
+	else
+		check "$label: refused at start-up ($(head -n 1 "$MOUNT_LOG"))" \
+			grep -qF "$dir/missing" "$MOUNT_LOG"
+	fi
+
+	label="sign_output is a symlink at start-up"
+	ln -s "$art" "$dir/link.mender"
+	if try_mount "$art" "$MNT" -o "sign_key=$K/rsa2048.pem" \
+		-o "sign_output=$dir/link.mender"; then
+		fail "$label: mounted"
+		unmount_artifact "$MNT"
+	else
+		check "$label: refused at start-up ($(head -n 1 "$MOUNT_LOG"))" \
+			grep -qF "symlink" "$MOUNT_LOG"
+	fi
+	rm -rf "$dir"
+}
+
+# mv other.mender A behind the mount: signing must not replace the file
+# that took A's name with the old artifact, signed.
+test_replaced() {
+	local label="artifact replaced by mv" art other sha_other
+	art=$(work_copy "$FIXTURES/unsigned/gzip.mender" replaced.mender)
+	other=$(work_copy "$FIXTURES/unsigned/lzma.mender" other.mender)
+	sha_other=$(sha256_of "$other")
+	mount_artifact "$art" "$MNT" -o "sign_key=$K/rsa2048.pem" || return
+	mv "$other" "$art"
+	expect_estale "$label"
+	expect_unchanged "$label: the file moved in" "$art" "$sha_other"
+	check "$label: the mount still shows the artifact it mounted" \
+		cmp -s "$MNT/manifest" <(tar -xOf "$FIXTURES/unsigned/gzip.mender" manifest)
+	unmount_artifact "$MNT"
+	rm -f "$art"
+}
+
+# ---- the writing rules ---------------------------------------------------------------
+
+# split_write LABEL WANT PIECE...: open MNT/signature as a redirection
+# does, write each PIECE (a file's contents) in a write(2) of its own on
+# that one descriptor, close; WANT is what each write and the close gave,
+# e.g. "OK OK close:OK" or "EINVAL close:OK".  Stops at the first failing
+# write, as a shell's writer would.
+split_write() {
+	local label=$1 want=$2 got
+	shift 2
+	got=$(python3 - "$MNT/signature" "${SPLIT_FLAGS:-trunc}" "$@" <<'PY'
+import errno, os, sys
+path, mode, pieces = sys.argv[1], sys.argv[2], sys.argv[3:]
+flags = os.O_WRONLY | os.O_CREAT
+flags |= os.O_APPEND if mode == "append" else os.O_TRUNC
+fd = os.open(path, flags)
+out = []
+for piece in pieces:
+    with open(piece, "rb") as f:
+        data = f.read()
+    try:
+        n = os.write(fd, data)
+        out.append("OK" if n == len(data) else "SHORT")
+    except OSError as e:
+        out.append(errno.errorcode.get(e.errno, str(e.errno)))
+        break
+try:
+    os.close(fd)
+    out.append("close:OK")
+except OSError as e:
+    out.append("close:" + errno.errorcode.get(e.errno, str(e.errno)))
+print(" ".join(out))
+PY
+	)
+	if [ "$got" = "$want" ]; then
+		ok "$label: $got"
+	else
+		fail "$label: $got, want $want"
+	fi
+}
+
+# piece NAME TEXT: TEXT in the file $TEST_TMP/piece.NAME, whose name it
+# prints.
+piece() {
+	printf '%s' "$2" >"$TEST_TMP/piece.$1"
+	printf '%s\n' "$TEST_TMP/piece.$1"
+}
+
+test_write_rules() {
+	local label art sha sig half i bad=0 other
+	art=$(work_copy "$FIXTURES/signed/rsa2048-gzip.mender" rules.mender)
+	mount_artifact "$art" "$MNT" -o "sign_key=$K/ec256.pem" -o "verify_key=$(pub rsa2048)" || return
+
+	label="'sign' in two writes"
+	split_write "$label" "OK OK close:OK" "$(piece a si)" "$(piece b $'gn\n')"
+	check "$label: the artifact is signed by sign_key now" validate -k "$(pub ec256)" "$art"
+
+	label="a signature in two writes"
+	openssl_sig "$K/rsa2048.pem" "$MNT/manifest" "$TEST_TMP/ext.sig" -A
+	sig=$(cat "$TEST_TMP/ext.sig")
+	half=$((${#sig} / 2))
+	split_write "$label" "OK OK close:OK" "$(piece a "${sig:0:half}")" "$(piece b "${sig:half}")"
+	check "$label: the artifact holds it" validate -k "$(pub rsa2048)" "$art"
+	check "$label: signature reads it back" [ "$(cat "$MNT/signature")" = "$sig" ]
+
+	label="'sign' then its newline in a write of its own"
+	split_write "$label" "OK OK close:OK" "$(piece a sign)" "$(piece b $'\n')"
+	check "$label: signed by sign_key" validate -k "$(pub ec256)" "$art"
+
+	label="echo sign >> signature"
+	if echo sign >>"$MNT/signature" 2>"$TEST_TMP/write.err"; then
+		ok "$label: exits 0"
+	else
+		fail "$label: fails: $(head -n 1 "$TEST_TMP/write.err")"
+	fi
+	SPLIT_FLAGS=append split_write "$label, two writes" "OK OK close:OK" \
+		"$(piece a si)" "$(piece b $'gn\n')"
+	check "$label: signed by sign_key" validate -k "$(pub ec256)" "$art"
+
+	label="text that cannot become one"
+	# 'sign' is complete after the first write, and acted on there.
+	split_write "$label: 'sign' then 'x'" "OK EINVAL close:OK" "$(piece a sign)" "$(piece b x)"
+	sha=$(sha256_of "$art")
+	split_write "$label: 'si' then 'gn now'" "OK EINVAL close:OK" "$(piece a si)" \
+		"$(piece b 'gn now')"
+	split_write "$label: 'sign x'" "EINVAL close:OK" "$(piece a 'sign x')"
+	expect_unchanged "$label" "$art" "$sha"
+
+	# Nothing changes, and close(2) says so.
+	label="text incomplete at close"
+	split_write "$label: 'si'" "OK close:EINVAL" "$(piece a si)"
+	split_write "$label: half a signature" "OK close:EINVAL" "$(piece a "${sig:0:half}")"
+	expect_unchanged "$label" "$art" "$sha"
+	signature_shown "$label" "$art"
+
+	label="': > signature' has finished when close returns"
+	for i in $(seq 1 20); do
+		echo sign >"$MNT/signature" || bad=$((bad + 1))
+		: >"$MNT/signature"
+		if tar -tf "$art" | grep -qx manifest.sig; then
+			bad=$((bad + 1))
+		fi
+	done
+	check "$label: tar -tf right after shows no manifest.sig, $((20 - bad)) times of 20" \
+		[ "$bad" = 0 ]
+	unmount_artifact "$MNT"
+
+	label="truncate -s 0 reports a failed rewrite"
+	art=$(work_copy "$FIXTURES/signed/rsa2048-gzip.mender" trunc.mender)
+	other=$(work_copy "$FIXTURES/unsigned/lzma.mender" trunc-other.mender)
+	sha=$(sha256_of "$other")
+	mount_artifact "$art" "$MNT" -o "verify_key=$(pub rsa2048)" || return
+	mv "$other" "$art"
+	if truncate -s 0 "$MNT/signature" 2>"$TEST_TMP/write.err"; then
+		fail "$label: truncate -s 0 exits 0"
+	else
+		ok "$label: truncate fails: $(head -n 1 "$TEST_TMP/write.err")"
+	fi
+	expect_unchanged "$label: the file moved in" "$art" "$sha"
+	unmount_artifact "$MNT"
+	rm -f "$art"
+}
+
+# A write that fails changes nothing: not even an O_TRUNC open's removal.
+test_failed_write() {
+	local label="a 70000-byte write" art sha
+	art=$(work_copy "$FIXTURES/signed/rsa2048-gzip.mender" big-write.mender)
+	sha=$(sha256_of "$art")
+	head -c 70000 /dev/zero | tr '\0' A >"$TEST_TMP/big.txt"
+	mount_artifact "$art" "$MNT" -o "sign_key=$K/ec256.pem" || return
+	shell_write "$label: cat > signature" "$TEST_TMP/big.txt" "Invalid argument"
+	expect_unchanged "$label: after cat" "$art" "$sha"
+	signature_shown "$label: after cat" "$art"
+	errno_write "$label: write(2)" "$TEST_TMP/big.txt" EINVAL
+	expect_unchanged "$label: after write(2)" "$art" "$sha"
+	unmount_artifact "$MNT"
+}
+
+# never_signed LABEL ART WANT_ERRNO WANT_TEXT WANT_LOG: echo sign and an
+# external signature on ART both fail, the artifact unchanged.
+never_signed() {
+	local label=$1 art sha
+	art=$(work_copy "$2" "broken-$(basename "$2")")
+	sha=$(sha256_of "$art")
+	mount_artifact "$art" "$MNT" -o "sign_key=$K/rsa2048.pem" || return
+	shell_write "$label: echo sign" "$(text_file $'sign\n')" "$4"
+	errno_write "$label: sign" "$(text_file $'sign\n')" "$3"
+	openssl_sig "$K/rsa2048.pem" "$MNT/manifest" "$TEST_TMP/ext.sig" -A
+	errno_write "$label: a valid signature by sign_key's key" "$TEST_TMP/ext.sig" "$3"
+	expect_unchanged "$label" "$art" "$sha"
+	if [ -n "$5" ]; then
+		if grep -qF "$5" "${DAEMON_LOG[$MNT]}"; then
+			ok "$label: the log says why: $(grep -F "$5" "${DAEMON_LOG[$MNT]}" | head -n 1)"
+		else
+			fail "$label: the log does not say '$5'"
+			note_file "${DAEMON_LOG[$MNT]}"
+		fi
+	fi
+	unmount_artifact "$MNT"
+}
+
+test_never_sign_broken() {
+	never_signed "checksum-mismatch" "$FIXTURES/broken/mismatch.mender" EBADMSG \
+		"Bad message" checksum-mismatch
+	never_signed "malformed (data after the archive)" "$FIXTURES/broken/trailing.mender" \
+		EBADMSG "Bad message" malformed
+	never_signed "version 2" "$FIXTURES/broken/v2.mender" EROFS "Read-only file system" ""
+}
+
+# Two signers at once, with a reader: every change succeeds and completes
+# whole, one after the other; what is left verifies.
+test_concurrent_signers() {
+	local label="two signers and a reader at once" art want stop pids=() i bad=0
+	local src=$FIXTURES/big/stream.mender
+	want=$(sha256_of "$FIXTURES/src/stream.bin")
+	art=$(work_copy "$src" signers.mender)
+	stop=$TEST_TMP/signers.stop
+	rm -f "$stop"
+	mount_artifact "$art" "$MNT" -o "sign_key=$K/rsa2048.pem" -o "verify_key=$(pub ec256)" || return
+	reader "$MNT/data/0000/stream.bin" "$want" "$stop" "$TEST_TMP/signers.reader" &
+	pids+=($!)
+	for i in 1 2; do
+		(
+			for _ in 1 2 3 4; do
+				echo sign >"$MNT/signature" || echo "sign failed" >>"$TEST_TMP/signers.bad"
+				: >"$MNT/signature" || echo "removal failed" >>"$TEST_TMP/signers.bad"
+			done
+			echo sign >"$MNT/signature" || echo "sign failed" >>"$TEST_TMP/signers.bad"
+		) &
+		pids+=($!)
+	done
+	wait "${pids[@]:1}"
+	touch "$stop"
+	wait "${pids[0]}"
+	[ -e "$TEST_TMP/signers.bad" ] && bad=$(wc -l <"$TEST_TMP/signers.bad")
+	check "$label: every change succeeded ($bad failed)" [ "$bad" = 0 ]
+	check "$label: every read byte-correct" \
+		[ -z "$(awk '$3 != "ok"' "$TEST_TMP/signers.reader")" ]
+	signature_shown "$label" "$art"
+	unmount_artifact "$MNT"
+	members_kept "$label" "$src" "$art" yes
+	verifies_with "$label" "$art" rsa2048
+	check "$label: nothing but the artifact in its directory" \
+		[ -z "$(find "$WORK" -name '.signers.mender.menderfs-*')" ]
+}
+
 # section TITLE: start a group of cases; the next section (or finish_sections)
 # prints how long the group took.
 SECTION_START=
@@ -859,10 +1252,20 @@ section() {
 	return 0
 }
 
+section "files replaced behind the mount"
+test_symlink_swap
+test_sign_output_startup
+test_replaced
+section "the writing rules"
+test_write_rules
+test_failed_write
+section "never signing what is broken"
+test_never_sign_broken
 section "round trips: every kind of artifact, every key format"
 test_roundtrips
 section "PKCS#11 keys on a SoftHSM2 token"
 test_pkcs11
+test_pin_secrecy
 section "re-signing a signed artifact with another key"
 test_resign
 section "sign_output"
@@ -877,6 +1280,7 @@ section "removing the signature"
 test_removal
 section "readers while signing"
 test_concurrency
+test_concurrent_signers
 section
 
 finish
