@@ -135,7 +135,51 @@ out:
 	return ret;
 }
 
-int mfs_header_info_check(const struct mfs_artifact *a, char *err,
+/* The order the client's header lexer wants (version 3): header-info
+ * first, then the scripts, then for each payload in turn its type-info
+ * and, optionally, its meta-data; one sub-header per payload.
+ * mender-artifact validate reads meta-data before type-info too. */
+static int check_header_order(struct mfs_artifact *a, char *err, size_t errlen)
+{
+	const struct mfs_header *h = &a->header;
+	char type_info[32], meta_data[32];
+	size_t i = 0, index = 0;
+
+	if (h->count == 0 || strcmp(h->files[0].name, "header-info") != 0) {
+		snprintf(err, errlen, "header.tar does not start with header-info");
+		return -EINVAL;
+	}
+	for (i = 1; i < h->count &&
+	     strncmp(h->files[i].name, "scripts/", 8) == 0; i++)
+		;
+	for (; i < h->count; index++) {
+		const char *name = h->files[i].name;
+
+		snprintf(type_info, sizeof(type_info), "headers/%04zu/type-info",
+			 index);
+		snprintf(meta_data, sizeof(meta_data), "headers/%04zu/meta-data",
+			 index);
+		if (index >= a->payload_count) {
+			snprintf(err, errlen, "header.tar holds %s, but the "
+				 "artifact has %zu payload%s", name,
+				 a->payload_count, a->payload_count == 1 ? "" : "s");
+			return -EINVAL;
+		}
+		if (strcmp(name, type_info) != 0) {
+			if (strcmp(name, meta_data) == 0)
+				mfs_artifact_note_lenient(a, "meta-data before "
+							  "type-info");
+			snprintf(err, errlen, "header.tar holds %s where the "
+				 "client wants %s", name, type_info);
+			return -EINVAL;
+		}
+		if (++i < h->count && strcmp(h->files[i].name, meta_data) == 0)
+			i++;
+	}
+	return 0;
+}
+
+int mfs_header_info_check(struct mfs_artifact *a, char *err,
 			  size_t errlen)
 {
 	struct json_object *info, *list;
@@ -150,6 +194,9 @@ int mfs_header_info_check(const struct mfs_artifact *a, char *err,
 	}
 	ret = check_header_info(a, info, err, errlen);
 	if (ret < 0)
+		goto out;
+	if (a->version == 3 &&
+	    (ret = check_header_order(a, err, errlen)) < 0)
 		goto out;
 	list = payload_list(info, a->version);
 	count = list ? json_object_array_length(list) : 0;

@@ -1,0 +1,228 @@
+#!/usr/bin/env bash
+# The format rules the Mender client enforces, tested the way an attacker
+# would break them: each artifact of make_format_artifacts.sh is signed
+# correctly, every checksum right, and breaks one rule.  For each: the first
+# line of .verify, the tree (a name twice in one tar serves EIO), the same
+# verdict on a second mount (which loads the saved index), and
+# -o require_signature refusing to mount.  Where mender-artifact validate
+# decides otherwise, the report must say so on a "mender-artifact:" line.
+#
+#   test_format.sh MENDERFS FIXTURE_DIR
+
+if [ $# -ne 2 ]; then
+	echo "usage: $0 MENDERFS FIXTURE_DIR" >&2
+	exit 2
+fi
+MENDERFS=$(realpath "$1")
+FIXTURES=$(realpath "$2")
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+skip_unless_fuse
+
+KEY=$FIXTURES/keys/key.pub.pem
+MNT=$TEST_TMP/mnt
+REPORT=$TEST_TMP/report
+mkdir -p "$MNT"
+declare -A VALIDATE=()
+while IFS=$'\t' read -r f v; do
+	VALIDATE[$f]=$v
+done <"$FIXTURES/validate.tsv"
+
+# report ART: with MNT mounted, .verify into $REPORT.
+report() {
+	if ! timeout -k 5 120 cat "$MNT/.verify" >"$REPORT" 2>"$TEST_TMP/read.err"; then
+		fail "$1: reading .verify failed"
+		note_file "$TEST_TMP/read.err"
+		: >"$REPORT"
+	fi
+}
+
+# expect_status LABEL WORD: the report's first line is "status: WORD".
+expect_status() {
+	local got
+	got=$(head -n 1 "$REPORT")
+	if [ "$got" = "status: $2" ]; then
+		ok "$1: $got"
+	else
+		fail "$1: want 'status: $2', got '$got'"
+		note_file "$REPORT"
+	fi
+}
+
+# expect_line LABEL ERE: some line of the report matches ERE whole.
+expect_line() {
+	if grep -qxE -- "$2" "$REPORT"; then
+		ok "$1: report has a line '$2'"
+	else
+		fail "$1: no report line matches '$2'"
+		note_file "$REPORT"
+	fi
+}
+
+# eio LABEL PATH: reading PATH fails with EIO.
+eio() {
+	local err
+	if err=$(timeout -k 5 60 cat "$2" 2>&1 >/dev/null); then
+		fail "$1: reading ${2#"$MNT"/} succeeded; want EIO"
+	elif [[ $err == *"Input/output error"* ]]; then
+		ok "$1: reading ${2#"$MNT"/} gives EIO"
+	else
+		fail "$1: reading ${2#"$MNT"/}: want EIO, got: $err"
+	fi
+}
+
+# crosscheck LABEL FILE: a verdict other than verified where
+# mender-artifact validate passes comes with a "mender-artifact:" line.
+crosscheck() {
+	local v=${VALIDATE[$2]:-} status
+	status=$(head -n 1 "$REPORT")
+	if [ "$v" = pass ] && [ "$status" != "status: verified" ]; then
+		expect_line "$1 (mender-artifact validate passes it)" \
+			'mender-artifact: accepts .+'
+	fi
+}
+
+# refused LABEL ART: -o require_signature refuses to mount ART, one line on
+# stderr.
+refused() {
+	local rc
+	try_mount "$2" "$MNT" -o "verify_key=$KEY" -o require_signature
+	rc=$?
+	if [ "$rc" -eq 1 ] && [ "$MOUNT_STATUS" -ne 0 ] &&
+		grep -qE 'refusing to mount: ' "$MOUNT_LOG"; then
+		ok "$1: require_signature refuses: $(head -n 1 "$MOUNT_LOG" | cut -c1-160)"
+	else
+		[ "$rc" -eq 0 ] && unmount_artifact "$MNT" >/dev/null
+		fail "$1: require_signature did not refuse (try_mount $rc, status ${MOUNT_STATUS:-})"
+		note_file "$MOUNT_LOG"
+	fi
+}
+
+# case_of FILE WORD [CHECK...]: mount FILE (relative to FIXTURES) with the
+# key, want WORD, run each CHECK (a function name) while mounted; then the
+# same on a second mount (the index saved by the first is loaded), then
+# require_signature unless WORD is verified.
+case_of() {
+	local file=$1 word=$2 round c
+	shift 2
+	for round in first second; do
+		mount_artifact "$FIXTURES/$file" "$MNT" -o "verify_key=$KEY" || return
+		report "$file"
+		expect_status "$file ($round mount)" "$word"
+		for c; do
+			"$c" "$file ($round mount)"
+		done
+		crosscheck "$file ($round mount)" "$file"
+		unmount_artifact "$MNT"
+	done
+	[ "$word" = verified ] || refused "$file" "$FIXTURES/$file"
+}
+
+# Checks run while mounted (called by name, hence the directive).
+# shellcheck disable=SC2317
+{
+dup_eio() {
+	eio "$1" "$MNT/data/0000/rootfs.ext4"
+	expect_line "$1" 'structure: data/0000/rootfs\.ext4 appears twice.*'
+}
+header_dup() {
+	if timeout -k 5 60 cat "$MNT/header/headers/0000/meta-data" >/dev/null 2>&1; then
+		fail "$1: header/headers/0000/meta-data is served"
+	else
+		ok "$1: header/headers/0000/meta-data is not served"
+	fi
+	expect_line "$1" 'mender-artifact: accepts .+'
+}
+good_served() {
+	if [ "$(cat "$MNT/data/0000/rootfs.ext4" 2>/dev/null)" = "good rootfs" ]; then
+		ok "$1: rootfs.ext4 serves the signed bytes"
+	else
+		fail "$1: rootfs.ext4 does not serve the signed bytes"
+	fi
+}
+unsigned_lines() {
+	expect_line "$1" 'unsigned: manifest-augment'
+	expect_line "$1" 'unsigned: header-augment\.tar\.gz'
+	expect_line "$1" 'unsigned: data/0000/added\.bin'
+}
+}
+
+test_control() {
+	case_of good.mender verified good_served
+	# mender-artifact validate agrees.
+	check "good.mender: mender-artifact validate passes" [ "${VALIDATE[good.mender]}" = pass ]
+	if try_mount "$FIXTURES/good.mender" "$MNT" -o "verify_key=$KEY" -o require_signature; then
+		ok "good.mender: require_signature mounts"
+		unmount_artifact "$MNT"
+	else
+		fail "good.mender: require_signature refuses"
+		note_file "$MOUNT_LOG"
+	fi
+}
+
+test_duplicates() {
+	local f
+	for f in tampered-first good-first three dot-slash pax-path gnu-longname; do
+		case_of "dup/$f.mender" malformed dup_eio
+	done
+	case_of dup/header.mender malformed header_dup
+
+	# The copies lie past the 32 MiB the walk at mount reads: the name is
+	# resolved (stat) before the pass meets the second copy, then .verify
+	# waits for the pass, and from then on the name serves EIO.
+	mount_artifact "$FIXTURES/dup/after-big.mender" "$MNT" -o "verify_key=$KEY" || return
+	stat "$MNT/data/0000/rootfs.ext4" >/dev/null 2>&1
+	report dup/after-big.mender
+	expect_status "dup/after-big.mender (resolved before the walk met the copy)" malformed
+	eio "dup/after-big.mender (after .verify)" "$MNT/data/0000/rootfs.ext4"
+	unmount_artifact "$MNT"
+	case_of dup/after-big.mender malformed dup_eio
+}
+
+test_layout() {
+	local f
+	for f in type-info-first extra-sub-header global-pax name-space name-tab \
+		name-long-101 name-long-91; do
+		case_of "layout/$f.mender" malformed
+	done
+	case_of layout/name-long-90.mender verified
+}
+
+test_augment() {
+	local f
+	for f in manifest-only header-only script; do
+		case_of "augment/$f.mender" malformed
+	done
+	case_of augment/well-formed.mender verified unsigned_lines
+	refused augment/well-formed.mender "$FIXTURES/augment/well-formed.mender"
+}
+
+# Mender's own suites (see make_format_artifacts.sh's cmd_mender).
+test_mender() {
+	local f
+	for f in no-header data-before-header manifest-after-header header-info-not-json; do
+		case_of "mender/TestReadBrokenArtifact-$f.mender" malformed
+	done
+	for f in missing-file unlisted-file wrong-checksum; do
+		case_of "mender/TestReadBrokenArtifact-$f.mender" checksum-mismatch
+	done
+	case_of mender/TestReadSigned-signed.mender verified
+	case_of mender/TestReadSigned-unsigned.mender unsigned
+	mount_artifact "$FIXTURES/mender/TestReadSigned-signed.mender" "$MNT" || return
+	report TestReadSigned-signed
+	expect_status "mender/TestReadSigned-signed.mender (no key)" no-keys
+	unmount_artifact "$MNT"
+	case_of mender/test_signed_updates-payload-swapped.mender checksum-mismatch
+	# validate reads type-info and meta-data in any order; the client
+	# wants type-info first ("Unexpected entry ... expected: type-info").
+	case_of mender/header_test-meta-data-before-type-info.mender malformed
+}
+
+test_control
+test_duplicates
+test_layout
+test_augment
+test_mender
+finish
