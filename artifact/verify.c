@@ -97,7 +97,9 @@ static int hash_member(struct mfs_artifact *a, size_t i, struct actual *out,
 
 		if (n <= 0)
 			goto out;	/* stays unreadable */
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		/* A digest that did not take every byte is no digest. */
+		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
+			goto out;
 		off += (uint64_t)n;
 	}
 	out->readable = EVP_DigestFinal_ex(ctx, out->sha256, NULL) == 1;
@@ -177,8 +179,16 @@ static void check_trailer(struct mfs_artifact *a, struct mfs_verification *v,
 			      (size_t)(a->file_size - off) : HASH_CHUNK;
 		ssize_t n = pread(a->fd, buf, want, (off_t)off);
 
-		if (n <= 0)
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* What cannot be read cannot be judged empty. */
+		if (n <= 0) {
+			set_structure(v, "cannot read past the end of the tar "
+				      "archive at offset %llu: %s",
+				      (unsigned long long)off,
+				      n < 0 ? strerror(errno) : "the file shrank");
 			return;
+		}
 		for (ssize_t j = 0; j < n; j++) {
 			if (buf[j]) {
 				set_structure(v, "data after the end of the tar "

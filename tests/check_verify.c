@@ -522,6 +522,27 @@ START_TEST(test_duplicate_dot_slash)
 }
 END_TEST
 
+/* The file shrinks under the open artifact, in the zeros after the tar's
+ * end: what could not be read is not judged to be zeros. */
+START_TEST(test_trailer_unreadable)
+{
+	char err[MFS_ERR_LEN], *path = tu_path(dir, "shrink.mender");
+
+	add_key("rsa");
+	tu_sh(dir, "cp rsa-gzip.mender shrink.mender && "
+		   "head -c 10240 /dev/zero >>shrink.mender");
+	ck_assert_msg(mfs_artifact_open(path, &a, err, sizeof(err)) == 0, "%s", err);
+	tu_sh(dir, "truncate -s -10240 shrink.mender");
+	ck_assert_int_eq(mfs_verify_artifact(a, (const struct mfs_key *const *)keys,
+					     nkeys, &v), 0);
+	have_v = true;
+	ck_assert_int_eq(v.status, MFS_STATUS_MALFORMED);
+	ck_assert_msg(strncmp(v.structure, "cannot read past the end of the tar",
+			      35) == 0, "%s", v.structure);
+	free(path);
+}
+END_TEST
+
 /* Entries in manifest order, whatever that order is. */
 START_TEST(test_unsorted)
 {
@@ -634,6 +655,7 @@ static Suite *verify_suite(void)
 	tcase_add_test(tc, test_malformed_outranks_signature);
 	tcase_add_test(tc, test_duplicate_tampered_first);
 	tcase_add_test(tc, test_duplicate_dot_slash);
+	tcase_add_test(tc, test_trailer_unreadable);
 	tcase_add_test(tc, test_unsorted);
 	tcase_add_test(tc, test_unlisted);
 	tcase_add_test(tc, test_missing);
