@@ -220,6 +220,25 @@ static void check_augment(struct mfs_artifact *a, struct mfs_verification *v)
 			break;
 		}
 	}
+	/* Unsigned lines may add what the signature cannot cover and
+	 * nothing else: not version or header.tar (mender-artifact:
+	 * "checksum missing"), not a second checksum for a signed name
+	 * ("file already exists"). */
+	for (size_t i = 0; i < a->manifest_augment.count; i++) {
+		const char *name = a->manifest_augment.lines[i].name;
+
+		if (mfs_manifest_find(&a->manifest, name)) {
+			set_structure(v, "%s is listed in both manifest and "
+				      "manifest-augment", name);
+			break;
+		}
+		if (strncmp(name, "data/", 5) != 0 &&
+		    strncmp(name, "header-augment.tar", 18) != 0) {
+			set_structure(v, "manifest-augment lists %s, which only "
+				      "the signed manifest may", name);
+			break;
+		}
+	}
 	v->augmented = a->m_manifest_augment >= 0 || a->m_header_augment >= 0;
 }
 

@@ -208,8 +208,30 @@ test_mender() {
 	for f in missing-file unlisted-file wrong-checksum; do
 		case_of "mender/TestReadBrokenArtifact-$f.mender" checksum-mismatch
 	done
+	case_of mender/TestReadBrokenArtifact-no-payload.mender malformed
+	case_of mender/TestReadBrokenArtifact-too-many-files.mender checksum-mismatch
+	case_of mender/TestReadBrokenArtifact-augmented-broken-checksum.mender checksum-mismatch
+	# mender-artifact: "file already exists"; the client would take one
+	# of the two checksums, one of them unsigned.
+	case_of mender/TestReadBrokenArtifact-conflicting-checksums.mender malformed
+	# mender-artifact: "checksum missing for file: 'version'"; only
+	# header-augment and payload files may be listed unsigned.
+	case_of mender/TestReadBrokenArtifact-version-in-augment.mender malformed
+	# No version member first: not an artifact, refused at start-up.
+	if try_mount "$FIXTURES/mender/TestReadBrokenArtifact-no-version.mender" "$MNT"; then
+		fail "TestReadBrokenArtifact-no-version: mounted"
+		unmount_artifact "$MNT"
+	elif grep -q "first member is 'manifest', not 'version'" "$MOUNT_LOG"; then
+		ok "TestReadBrokenArtifact-no-version: refused at start-up: $(head -n 1 "$MOUNT_LOG")"
+	else
+		fail "TestReadBrokenArtifact-no-version: refused, but not for the version"
+		note_file "$MOUNT_LOG"
+	fi
 	case_of mender/TestReadSigned-signed.mender verified
 	case_of mender/TestReadSigned-unsigned.mender unsigned
+	case_of mender/TestReadSigned-wrong-key.mender invalid-signature
+	case_of mender/test_signed_updates-broken-signature.mender invalid-signature
+	KEY=$FIXTURES/keys/ec.pub.pem case_of mender/test_signed_updates-ecdsa.mender verified
 	mount_artifact "$FIXTURES/mender/TestReadSigned-signed.mender" "$MNT" || return
 	report TestReadSigned-signed
 	expect_status "mender/TestReadSigned-signed.mender (no key)" no-keys
