@@ -551,12 +551,12 @@ static int payload_grow(struct mfs_payload *p)
 }
 
 /* FNV-1a: names only need spreading over the slots. */
-static uint64_t name_hash(const char *s)
+static uint32_t name_hash(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint32_t h = 0x811c9dc5u;
 
 	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+		h = (h ^ (unsigned char)*s) * 0x01000193u;
 	return h;
 }
 
@@ -587,7 +587,7 @@ static int names_grow(struct mfs_payload *p)
 
 /* Looks the normal name norm up: 1 with the first entry of that name in
  * *first, 0 with the free slot for it in *slot, or -ENOMEM. */
-static int names_find(struct mfs_payload *p, const char *norm, uint64_t hash,
+static int names_find(struct mfs_payload *p, const char *norm, uint32_t hash,
 		      size_t *first, size_t *slot)
 {
 	size_t mask = p->name_slots - 1, j;
@@ -634,7 +634,7 @@ int mfs_payload_append(struct mfs_payload *p, struct mfs_entry *e)
 {
 	char *norm = mfs_name_normalize(e->name);
 	size_t first = 0, slot = 0;
-	uint64_t hash;
+	uint32_t hash;
 	int ret;
 
 	if (!norm)
@@ -658,7 +658,8 @@ int mfs_payload_append(struct mfs_payload *p, struct mfs_entry *e)
 					    p->dir, norm);
 	} else {
 		p->names[slot].hash = hash;
-		p->names[slot].index = p->count + 1;
+		/* Fits: count stays under MFS_PAYLOAD_MAX_ENTRIES. */
+		p->names[slot].index = (uint32_t)(p->count + 1);
 	}
 	check_client_name(p, e->name);
 	p->entries[p->count++] = *e;

@@ -42,10 +42,11 @@ struct mfs_digest {
 };
 
 /* One slot of a payload's name set: an entry's normal name (names.h)
- * by its hash; index 0 marks an empty slot. */
+ * by its hash; index 0 marks an empty slot.  Eight bytes, as a payload
+ * of MFS_PAYLOAD_MAX_ENTRIES needs 2^21 of them. */
 struct mfs_name_slot {
-	uint64_t hash;
-	size_t index;		/* entry index + 1 */
+	uint32_t hash;
+	uint32_t index;		/* entry index + 1 */
 };
 
 /* Where the one pass over a payload stands (pass.h). */

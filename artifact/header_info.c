@@ -91,7 +91,7 @@ static int check_header_info(const struct mfs_artifact *a,
 }
 
 /* Checks that headers/NNNN/type-info and meta-data are JSON objects. */
-static int check_payload_header(const struct mfs_artifact *a, size_t i,
+static int check_payload_header(struct mfs_artifact *a, size_t i,
 				char *err, size_t errlen)
 {
 	char name[64];
@@ -127,6 +127,11 @@ static int check_payload_header(const struct mfs_artifact *a, size_t i,
 			snprintf(err, errlen, "header/%s is not a JSON object",
 				 name);
 			ret = -EINVAL;
+			/* mender-artifact reads white space as no meta-data;
+			 * the client only an empty file. */
+			if (only_space_after(b, 0))
+				mfs_artifact_note_lenient(a, "meta-data that is "
+							  "only white space");
 		}
 		json_object_put(meta);
 	}

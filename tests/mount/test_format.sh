@@ -240,6 +240,19 @@ test_mender() {
 	# validate reads type-info and meta-data in any order; the client
 	# wants type-info first ("Unexpected entry ... expected: type-info").
 	case_of mender/header_test-meta-data-before-type-info.mender malformed
+	for f in TestHeaderIndexError TestHeaderFilesOutOfOrder TestHeaderMetaDataSingleSpacePayload \
+		TestHeaderMetaDataSingleBracketPayload TestHeaderMetaDataParsingTopLevelKeys; do
+		case_of "mender/header_test-$f.mender" malformed
+	done
+	case_of mender/parser_test-TestParseMultipleFilesInPayload.mender verified
+	case_of mender/parser_test-TestParseEmptyPayloadArtifact.mender verified
+	KEY=$FIXTURES/keys/ec.pub.pem case_of mender/parser_test-TestParseTopLevelSignedECKey.mender verified
+	if try_mount "$FIXTURES/mender/parser_test-TestParseMumboJumbo.mender" "$MNT"; then
+		fail "parser_test-TestParseMumboJumbo: mounted"
+		unmount_artifact "$MNT"
+	else
+		ok "parser_test-TestParseMumboJumbo: refused at start-up: $(head -n 1 "$MOUNT_LOG")"
+	fi
 }
 
 test_control
