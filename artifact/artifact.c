@@ -721,14 +721,6 @@ done:
 int mfs_payload_find(struct mfs_payload *p, const char *name,
 		     struct mfs_entry *e)
 {
-	size_t index;
-
-	return mfs_payload_find_index(p, name, e, &index);
-}
-
-int mfs_payload_find_index(struct mfs_payload *p, const char *name,
-			   struct mfs_entry *e, size_t *index)
-{
 	size_t i = 0;
 	int ret = 0;
 
@@ -737,7 +729,6 @@ int mfs_payload_find_index(struct mfs_payload *p, const char *name,
 		for (; i < p->count; i++) {
 			if (strcmp(p->entries[i].name, name) == 0) {
 				*e = p->entries[i];
-				*index = i;
 				ret = p->digests[i].duplicate ? -EIO : 1;
 				goto out;
 			}

@@ -144,13 +144,11 @@ ssize_t mfs_artifact_read_member(struct mfs_artifact *a, size_t i, void *buf,
 /* Looks up a payload file by its name inside the payload tar, walking the
  * tar as far as needed.  Copies the entry into *e (its name borrowed from
  * the payload, valid for the artifact's life).  Returns 1 when found, 0
- * when the tar has no such file, or a negative errno. */
+ * when the tar has no such file, -EIO when the walk has met the name
+ * twice, or another negative errno. */
 int mfs_payload_find(struct mfs_payload *p, const char *name,
 		     struct mfs_entry *e);
-/* The same, also giving the entry's index; a name already known twice
- * gives -EIO. */
-int mfs_payload_find_index(struct mfs_payload *p, const char *name,
-			   struct mfs_entry *e, size_t *index);
+
 
 /* Entry i (0-based, tar order), walking the tar as far as needed; copied
  * into *e with its name borrowed.  Returns 1, 0 when the tar holds fewer
