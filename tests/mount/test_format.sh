@@ -84,11 +84,11 @@ crosscheck() {
 	fi
 }
 
-# refused LABEL ART: -o require_signature refuses to mount ART, one line on
-# stderr.
+# refused LABEL ART [OPTION...]: -o require_signature refuses to mount ART,
+# one line on stderr.
 refused() {
 	local rc
-	try_mount "$2" "$MNT" -o "verify_key=$KEY" -o require_signature
+	try_mount "$2" "$MNT" -o "verify_key=$KEY" -o require_signature "${@:3}"
 	rc=$?
 	if [ "$rc" -eq 1 ] && [ "$MOUNT_STATUS" -ne 0 ] &&
 		grep -qE 'refusing to mount: ' "$MOUNT_LOG"; then
@@ -194,6 +194,9 @@ test_duplicates() {
 	expect_status "dup/after-big.mender (resolved before the walk met the copy)" malformed
 	eio "dup/after-big.mender (after .verify)" "$MNT/data/0000/rootfs.ext4"
 	unmount_artifact "$MNT"
+	# require_signature judges after the whole walk, with no index to
+	# have found the copies before.
+	refused "dup/after-big.mender (noindex)" "$FIXTURES/dup/after-big.mender" -o noindex
 	# Afresh: the first round walks the tar, the second loads the index.
 	rm -rf "${XDG_CACHE_HOME:?}/menderfs"
 	case_of dup/after-big.mender malformed dup_eio
