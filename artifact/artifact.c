@@ -47,6 +47,19 @@ void mfs_artifact_note_malformed(struct mfs_artifact *a, const char *fmt, ...)
 	pthread_mutex_unlock(&a->note_lock);
 }
 
+void mfs_artifact_note_lenient(struct mfs_artifact *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&a->note_lock);
+	if (!a->lenient[0]) {
+		va_start(ap, fmt);
+		vsnprintf(a->lenient, sizeof(a->lenient), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&a->note_lock);
+}
+
 /* True when name is base followed by nothing or a compression suffix. */
 static bool is_tar_member(const char *name, const char *base)
 {
@@ -173,6 +186,19 @@ static int load_manifest(struct mfs_artifact *a, ssize_t member,
 	if (mfs_manifest_parse(bytes, len, m, why, sizeof(why)) < 0)
 		mfs_artifact_note_malformed(a, "%s: %s",
 			a->outer.members[member].name, why);
+	for (size_t i = 0; i < m->count; i++) {
+		if (strlen(m->lines[i].name) <= MFS_NAME_MAX_CLIENT)
+			continue;
+		/* mender-artifact writes and reads such lines; the client
+		 * refuses them. */
+		mfs_artifact_note_malformed(a, "%s names %.40s... (longer than "
+			"%d bytes, which the client refuses)",
+			a->outer.members[member].name, m->lines[i].name,
+			MFS_NAME_MAX_CLIENT);
+		mfs_artifact_note_lenient(a, "names longer than %d bytes",
+					  MFS_NAME_MAX_CLIENT);
+		break;
+	}
 	if (raw) {
 		*raw = bytes;
 		*raw_len = len;
@@ -202,6 +228,10 @@ static int load_header(struct mfs_artifact *a, ssize_t member,
 		return ret;
 	if (ret < 0)
 		mfs_artifact_note_malformed(a, "%s: %s", m->name, why);
+	/* mender-artifact keeps the last copy of a header file; the
+	 * client's lexer refuses the second. */
+	if (ret == -EEXIST)
+		mfs_artifact_note_lenient(a, "a name twice in %s", m->name);
 	return 0;
 }
 
@@ -311,6 +341,7 @@ static int setup_payloads(struct mfs_artifact *a, size_t count)
 		    !S_ISREG(m->mode))
 			continue;
 		p->member = i;
+		p->artifact = a;
 		snprintf(p->dir, sizeof(p->dir), "data/%04u", index);
 		pthread_mutex_init(&p->lock, NULL);
 		pthread_cond_init(&p->pass_changed, NULL);
@@ -469,6 +500,7 @@ void mfs_artifact_close(struct mfs_artifact *a)
 			mfs_entry_destroy(&p->entries[j]);
 		free(p->entries);
 		free(p->digests);
+		free(p->names);
 		pthread_cond_destroy(&p->pass_changed);
 		pthread_mutex_destroy(&p->lock);
 	}
@@ -532,6 +564,136 @@ static int payload_grow(struct mfs_payload *p)
 	return 0;
 }
 
+/* FNV-1a: names only need spreading over the slots. */
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 0x811c9dc5u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x01000193u;
+	return h;
+}
+
+/* Rehashes the name set into twice the slots (it stays under half
+ * full).  Returns 0 or -ENOMEM. */
+static int names_grow(struct mfs_payload *p)
+{
+	size_t slots = p->name_slots ? p->name_slots * 2 : 64;
+	struct mfs_name_slot *t = calloc(slots, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < p->name_slots; i++) {
+		size_t j;
+
+		if (!p->names[i].index)
+			continue;
+		for (j = p->names[i].hash & (slots - 1); t[j].index;
+		     j = (j + 1) & (slots - 1))
+			;
+		t[j] = p->names[i];
+	}
+	free(p->names);
+	p->names = t;
+	p->name_slots = slots;
+	return 0;
+}
+
+/* Looks the normal name norm up: 1 with the first entry of that name in
+ * *first, 0 with the free slot for it in *slot, or -ENOMEM. */
+static int names_find(struct mfs_payload *p, const char *norm, uint32_t hash,
+		      size_t *first, size_t *slot)
+{
+	size_t mask = p->name_slots - 1, j;
+
+	for (j = hash & mask; p->names[j].index; j = (j + 1) & mask) {
+		size_t k = p->names[j].index - 1;
+		char *other;
+		bool same;
+
+		if (p->names[j].hash != hash)
+			continue;
+		other = mfs_name_normalize(p->entries[k].name);
+		if (!other)
+			return -ENOMEM;
+		same = strcmp(other, norm) == 0;
+		free(other);
+		if (same) {
+			*first = k;
+			return 1;
+		}
+	}
+	*slot = j;
+	return 0;
+}
+
+/* The client reads payload names through its manifest line, which holds
+ * no blank and no more than MFS_NAME_MAX_CLIENT bytes. */
+static void check_client_name(struct mfs_payload *p, const char *name)
+{
+	if (strpbrk(name, " \t")) {
+		mfs_artifact_note_malformed(p->artifact, "%s/%s: a name with a "
+			"blank, which the client's manifest cannot carry",
+			p->dir, name);
+	} else if (strlen(name) > MFS_NAME_MAX_CLIENT) {
+		mfs_artifact_note_malformed(p->artifact, "%s/%.40s...: a name "
+			"longer than %d bytes, which the client refuses",
+			p->dir, name, MFS_NAME_MAX_CLIENT);
+		mfs_artifact_note_lenient(p->artifact,
+			"names longer than %d bytes", MFS_NAME_MAX_CLIENT);
+	}
+}
+
+int mfs_payload_append(struct mfs_payload *p, struct mfs_entry *e)
+{
+	char *norm = mfs_name_normalize(e->name);
+	size_t first = 0, slot = 0;
+	uint32_t hash;
+	int ret;
+
+	if (!norm)
+		return -ENOMEM;
+	if (p->count == p->capacity && (ret = payload_grow(p)) < 0)
+		goto out;
+	if ((p->count + 1) * 2 > p->name_slots && (ret = names_grow(p)) < 0)
+		goto out;
+	hash = name_hash(norm);
+	ret = names_find(p, norm, hash, &first, &slot);
+	if (ret < 0)
+		goto out;
+	memset(&p->digests[p->count], 0, sizeof(*p->digests));
+	if (ret == 1) {
+		/* Which copy a reader takes differs from reader to reader
+		 * (the first, the last, both extracted in turn): none is
+		 * served, whichever the manifest's checksum matches. */
+		p->digests[first].duplicate = true;
+		p->digests[p->count].duplicate = true;
+		mfs_artifact_note_malformed(p->artifact, "%s/%s appears twice",
+					    p->dir, norm);
+	} else {
+		p->names[slot].hash = hash;
+		/* Fits: count stays under MFS_PAYLOAD_MAX_ENTRIES. */
+		p->names[slot].index = (uint32_t)(p->count + 1);
+	}
+	check_client_name(p, e->name);
+	p->entries[p->count++] = *e;
+	ret = 0;
+out:
+	free(norm);
+	return ret;
+}
+
+int mfs_payload_entry_usable(struct mfs_payload *p, size_t i)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&p->lock);
+	if (i < p->count && p->digests[i].duplicate)
+		ret = -EIO;
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
 /* Reads one more entry of the payload tar.  Called with p->lock held.
  * Returns 1 with the entry appended, 0 at the end, or a negative errno. */
 static int payload_step(struct mfs_payload *p)
@@ -548,15 +710,13 @@ static int payload_step(struct mfs_payload *p)
 	ret = mfs_inner_next(p->walker, &e);
 	if (ret <= 0)
 		goto done;
-	if (p->count == p->capacity) {
-		ret = payload_grow(p);
-		if (ret < 0) {
-			mfs_entry_destroy(&e);
-			return ret;	/* not the tar's fault: may retry */
-		}
+	ret = mfs_payload_append(p, &e);
+	if (ret < 0) {
+		/* Not the tar's fault, but the walker has moved past the
+		 * entry: the walk cannot go on without it. */
+		mfs_entry_destroy(&e);
+		goto done;
 	}
-	memset(&p->digests[p->count], 0, sizeof(*p->digests));
-	p->entries[p->count++] = e;
 	return 1;
 done:
 	p->walk_done = true;
@@ -583,7 +743,7 @@ int mfs_payload_find(struct mfs_payload *p, const char *name,
 		for (; i < p->count; i++) {
 			if (strcmp(p->entries[i].name, name) == 0) {
 				*e = p->entries[i];
-				ret = 1;
+				ret = p->digests[i].duplicate ? -EIO : 1;
 				goto out;
 			}
 		}

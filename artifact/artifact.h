@@ -33,10 +33,20 @@
 /* Upper bound on entries in one payload tar. */
 #define MFS_PAYLOAD_MAX_ENTRIES (1024 * 1024)
 
-/* The SHA-256 of one payload entry's bytes, once the pass hashed it. */
+/* The SHA-256 of one payload entry's bytes, once the pass hashed it,
+ * and whether the entry may be served at all. */
 struct mfs_digest {
 	uint8_t sha256[32];
 	bool done;		/* computed (false also when unreadable) */
+	bool duplicate;		/* its name (normalised) is in the tar twice */
+};
+
+/* One slot of a payload's name set: an entry's normal name (names.h)
+ * by its hash; index 0 marks an empty slot.  Eight bytes, as a payload
+ * of MFS_PAYLOAD_MAX_ENTRIES needs 2^21 of them. */
+struct mfs_name_slot {
+	uint32_t hash;
+	uint32_t index;		/* entry index + 1 */
 };
 
 /* Where the one pass over a payload stands (pass.h). */
@@ -57,6 +67,11 @@ struct mfs_payload {
 	struct mfs_entry *entries;	/* in tar order, as discovered */
 	struct mfs_digest *digests;	/* one per entry, same capacity */
 	size_t count, capacity;
+	struct mfs_artifact *artifact;	/* that holds it, for its notes */
+	/* Every entry's normal name, hashed (open addressing), so that
+	 * mfs_payload_append() finds a name seen before in O(1). */
+	struct mfs_name_slot *names;
+	size_t name_slots;
 	bool walk_done;
 	bool walk_loaded;		/* entries from an index file, not yet
 					 * read again from the tar (pass.c) */
@@ -102,6 +117,9 @@ struct mfs_artifact {
 	 * empty when none.  Payload walks may add one later: note_lock. */
 	pthread_mutex_t note_lock;
 	char malformed[MFS_ERR_LEN];
+	/* Where `mender-artifact validate` accepts what the client refuses
+	 * (mfs_artifact_note_lenient): the first such thing, or empty. */
+	char lenient[MFS_ERR_LEN];
 
 	/* The background pass over the payloads (pass.h), if started. */
 	pthread_t pass_thread;
@@ -132,9 +150,11 @@ ssize_t mfs_artifact_read_member(struct mfs_artifact *a, size_t i, void *buf,
 /* Looks up a payload file by its name inside the payload tar, walking the
  * tar as far as needed.  Copies the entry into *e (its name borrowed from
  * the payload, valid for the artifact's life).  Returns 1 when found, 0
- * when the tar has no such file, or a negative errno. */
+ * when the tar has no such file, -EIO when the walk has met the name
+ * twice, or another negative errno. */
 int mfs_payload_find(struct mfs_payload *p, const char *name,
 		     struct mfs_entry *e);
+
 
 /* Entry i (0-based, tar order), walking the tar as far as needed; copied
  * into *e with its name borrowed.  Returns 1, 0 when the tar holds fewer
@@ -158,5 +178,27 @@ void mfs_artifact_set_span_cache(struct mfs_artifact *a,
 /* Records a structural problem (the first one wins). */
 void mfs_artifact_note_malformed(struct mfs_artifact *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Records what mender-artifact validate (3.9) accepts although the client
+ * refuses it, as the report's "mender-artifact: accepts ..." line says
+ * (the first one wins); the caller notes it malformed too. */
+void mfs_artifact_note_lenient(struct mfs_artifact *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The longest name the client's manifest carries, in bytes. */
+#define MFS_NAME_MAX_CLIENT 100
+
+/* The one place a payload's entry table grows: the walk at open and in
+ * the pass (payload_step) and the load of an index file append through
+ * it.  Takes e (its name included).  A name whose normal form
+ * (names.h) is there already marks both copies duplicate, so they serve
+ * EIO from then on, and the artifact malformed; names the client cannot
+ * carry in its manifest make it malformed too.  Called with p->lock held.
+ * Returns 0, or -ENOMEM with e still the caller's. */
+int mfs_payload_append(struct mfs_payload *p, struct mfs_entry *e);
+
+/* Whether entry i may be served: 0, or -EIO once its name is known to be
+ * in the tar twice. */
+int mfs_payload_entry_usable(struct mfs_payload *p, size_t i);
 
 #endif

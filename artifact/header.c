@@ -11,6 +11,7 @@
 
 #include "artifact/header.h"
 #include "artifact/inner.h"
+#include "artifact/names.h"
 
 static int header_append(struct mfs_header *h, size_t *capacity,
 			 struct mfs_blob *b)
@@ -26,6 +27,37 @@ static int header_append(struct mfs_header *h, size_t *capacity,
 	}
 	h->files[h->count++] = *b;
 	return 0;
+}
+
+/* A header file whose name (normalised, names.h) came before: one
+ * reader takes the first copy, another the last, so the header is
+ * refused whole.  Headers hold a few files: a scan is enough.  Returns
+ * 0, -EEXIST with the name in err, or -ENOMEM. */
+static int check_repeat(const struct mfs_header *h, const char *name,
+			char *err, size_t errlen)
+{
+	char *norm = mfs_name_normalize(name), *other;
+	int ret = 0;
+
+	if (!norm) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < h->count && ret == 0; i++) {
+		other = mfs_name_normalize(h->files[i].name);
+		if (!other) {
+			snprintf(err, errlen, "out of memory");
+			ret = -ENOMEM;
+			break;
+		}
+		if (strcmp(norm, other) == 0) {
+			snprintf(err, errlen, "%s appears twice", norm);
+			ret = -EEXIST;
+		}
+		free(other);
+	}
+	free(norm);
+	return ret;
 }
 
 int mfs_header_load(struct mfs_stream *s, struct mfs_header *h,
@@ -91,6 +123,11 @@ int mfs_header_load(struct mfs_stream *s, struct mfs_header *h,
 			snprintf(err, errlen, "header file %s: %s", e.name,
 				 n < 0 ? mfs_inner_error(w) : "truncated");
 			ret = n == -EFBIG || n == -ENOMEM ? (int)n : -EINVAL;
+			goto out;
+		}
+		ret = check_repeat(&result, e.name, err, errlen);
+		if (ret < 0) {
+			free(b.data);
 			goto out;
 		}
 		b.name = e.name;

@@ -30,7 +30,7 @@ struct mfs_header {
 };
 
 /* Reads every regular file of the tar in s.  Returns 0, or a negative
- * errno with the reason in err. */
+ * errno with the reason in err (-EEXIST: a name twice). */
 int mfs_header_load(struct mfs_stream *s, struct mfs_header *h,
 		    char *err, size_t errlen);
 

@@ -91,7 +91,7 @@ static int check_header_info(const struct mfs_artifact *a,
 }
 
 /* Checks that headers/NNNN/type-info and meta-data are JSON objects. */
-static int check_payload_header(const struct mfs_artifact *a, size_t i,
+static int check_payload_header(struct mfs_artifact *a, size_t i,
 				char *err, size_t errlen)
 {
 	char name[64];
@@ -127,6 +127,11 @@ static int check_payload_header(const struct mfs_artifact *a, size_t i,
 			snprintf(err, errlen, "header/%s is not a JSON object",
 				 name);
 			ret = -EINVAL;
+			/* mender-artifact reads white space as no meta-data;
+			 * the client only an empty file. */
+			if (only_space_after(b, 0))
+				mfs_artifact_note_lenient(a, "meta-data that is "
+							  "only white space");
 		}
 		json_object_put(meta);
 	}
@@ -135,7 +140,51 @@ out:
 	return ret;
 }
 
-int mfs_header_info_check(const struct mfs_artifact *a, char *err,
+/* The order the client's header lexer wants (version 3): header-info
+ * first, then the scripts, then for each payload in turn its type-info
+ * and, optionally, its meta-data; one sub-header per payload.
+ * mender-artifact validate reads meta-data before type-info too. */
+static int check_header_order(struct mfs_artifact *a, char *err, size_t errlen)
+{
+	const struct mfs_header *h = &a->header;
+	char type_info[32], meta_data[32];
+	size_t i = 0, index = 0;
+
+	if (h->count == 0 || strcmp(h->files[0].name, "header-info") != 0) {
+		snprintf(err, errlen, "header.tar does not start with header-info");
+		return -EINVAL;
+	}
+	for (i = 1; i < h->count &&
+	     strncmp(h->files[i].name, "scripts/", 8) == 0; i++)
+		;
+	for (; i < h->count; index++) {
+		const char *name = h->files[i].name;
+
+		snprintf(type_info, sizeof(type_info), "headers/%04zu/type-info",
+			 index);
+		snprintf(meta_data, sizeof(meta_data), "headers/%04zu/meta-data",
+			 index);
+		if (index >= a->payload_count) {
+			snprintf(err, errlen, "header.tar holds %s, but the "
+				 "artifact has %zu payload%s", name,
+				 a->payload_count, a->payload_count == 1 ? "" : "s");
+			return -EINVAL;
+		}
+		if (strcmp(name, type_info) != 0) {
+			if (strcmp(name, meta_data) == 0)
+				mfs_artifact_note_lenient(a, "meta-data before "
+							  "type-info");
+			snprintf(err, errlen, "header.tar holds %s where the "
+				 "client wants %s", name, type_info);
+			return -EINVAL;
+		}
+		if (++i < h->count && strcmp(h->files[i].name, meta_data) == 0)
+			i++;
+	}
+	return 0;
+}
+
+int mfs_header_info_check(struct mfs_artifact *a, char *err,
 			  size_t errlen)
 {
 	struct json_object *info, *list;
@@ -150,6 +199,9 @@ int mfs_header_info_check(const struct mfs_artifact *a, char *err,
 	}
 	ret = check_header_info(a, info, err, errlen);
 	if (ret < 0)
+		goto out;
+	if (a->version == 3 &&
+	    (ret = check_header_order(a, err, errlen)) < 0)
 		goto out;
 	list = payload_list(info, a->version);
 	count = list ? json_object_array_length(list) : 0;

@@ -12,7 +12,7 @@
 
 /* Returns 0 when the header agrees with itself and with the payload
  * members, or -EINVAL with the first problem in err. */
-int mfs_header_info_check(const struct mfs_artifact *a, char *err,
+int mfs_header_info_check(struct mfs_artifact *a, char *err,
 			  size_t errlen);
 
 /* True when payload i is empty by declaration (a bootstrap artifact's

@@ -472,15 +472,19 @@ static int read_file(const char *path, uint8_t **data, size_t *len)
 	return ret;
 }
 
-/* Replaces what payload p knows by the loaded table, whose first entries
- * must be those the payload already found. */
+/* Completes what payload p knows with the loaded table, whose first
+ * entries must be those the payload already found.  The rest go through
+ * mfs_payload_append(), as entries the walk finds do: a name twice is
+ * found, and judged, the same whether the table came from the tar or
+ * from a file. */
 static int install(struct mfs_payload *p, struct loaded_payload *lp)
 {
-	struct mfs_digest *digests;
+	size_t known;
 	int ret = 0;
 
 	pthread_mutex_lock(&p->lock);
-	for (size_t i = 0; i < p->count; i++) {
+	known = p->count;
+	for (size_t i = 0; i < known; i++) {
 		if (i >= lp->count ||
 		    strcmp(p->entries[i].name, lp->entries[i].name) != 0 ||
 		    p->entries[i].offset != lp->entries[i].offset ||
@@ -489,20 +493,22 @@ static int install(struct mfs_payload *p, struct loaded_payload *lp)
 			goto out;
 		}
 	}
-	digests = calloc(lp->count ? lp->count : 1, sizeof(*digests));
-	if (!digests) {
-		ret = -ENOMEM;
-		goto out;
+	for (size_t i = known; i < lp->count; i++) {
+		ret = mfs_payload_append(p, &lp->entries[i]);
+		if (ret < 0) {
+			/* The walker still stands after the entries it
+			 * found itself: without the rest, walking on from
+			 * there would skip them, so the walk ends here. */
+			p->walk_done = true;
+			p->walk_error = ret;
+			snprintf(p->walk_message, sizeof(p->walk_message),
+				 "out of memory");
+			mfs_inner_close(p->walker);
+			p->walker = NULL;
+			goto out;
+		}
+		lp->entries[i].name = NULL;	/* the payload's now */
 	}
-	for (size_t i = 0; i < p->count; i++)
-		mfs_entry_destroy(&p->entries[i]);
-	free(p->entries);
-	free(p->digests);
-	p->entries = lp->entries;
-	p->digests = digests;
-	p->count = p->capacity = lp->count;
-	lp->entries = NULL;
-	lp->count = 0;
 	p->walk_done = true;
 	p->walk_loaded = true;
 	p->walk_error = 0;

@@ -25,13 +25,20 @@ struct mfs_inner {
 	uint64_t limit;		/* 0: none */
 	bool started;		/* archive_read_open1 done */
 	char error[256];
-	uint8_t buf[INNER_BLOCK];
+	/* Two buffers in turn: libarchive is done with one when it asks
+	 * for the next, and the headers of the entry just read are still
+	 * in one of them (check_extensions). */
+	int cur;
+	uint64_t buf_start[2];
+	size_t buf_len[2];
+	uint8_t buf[2][INNER_BLOCK];
 };
 
 static la_ssize_t inner_read(struct archive *a, void *data, const void **buf)
 {
 	struct mfs_inner *w = data;
-	size_t want = sizeof(w->buf);
+	size_t want = INNER_BLOCK;
+	uint8_t *buf_next = w->buf[w->cur ^ 1];
 	ssize_t n;
 
 	if (w->limit) {
@@ -44,15 +51,18 @@ static la_ssize_t inner_read(struct archive *a, void *data, const void **buf)
 		if (want > w->limit - w->pos)
 			want = (size_t)(w->limit - w->pos);
 	}
-	n = mfs_stream_pread(w->stream, w->buf, want, w->pos);
+	n = mfs_stream_pread(w->stream, buf_next, want, w->pos);
 	if (n < 0) {
 		archive_set_error(a, (int)-n, "%s", n == -EIO ?
 				  "corrupt or truncated compressed data" :
 				  strerror((int)-n));
 		return -1;
 	}
+	w->cur ^= 1;
+	w->buf_start[w->cur] = w->pos;
+	w->buf_len[w->cur] = (size_t)n;
 	w->pos += (uint64_t)n;
-	*buf = w->buf;
+	*buf = buf_next;
 	return n;
 }
 
@@ -120,6 +130,80 @@ static int inner_start(struct mfs_inner *w)
 	return 0;
 }
 
+/* The 512-byte tar block at stream offset at, from the buffers when
+ * they hold it (nearly always), else read again.  Returns 0 or a
+ * negative errno. */
+static int block_at(struct mfs_inner *w, uint64_t at, uint8_t *out)
+{
+	size_t got = 0;
+
+	while (got < 512) {
+		uint64_t want = at + got;
+		int k;
+
+		for (k = 0; k < 2; k++)
+			if (want >= w->buf_start[k] &&
+			    want < w->buf_start[k] + w->buf_len[k])
+				break;
+		if (k == 2)
+			break;
+		size_t off = (size_t)(want - w->buf_start[k]);
+		size_t n = w->buf_len[k] - off;
+
+		if (n > 512 - got)
+			n = 512 - got;
+		memcpy(out + got, w->buf[k] + off, n);
+		got += n;
+	}
+	if (got == 512)
+		return 0;
+	ssize_t n = mfs_stream_pread(w->stream, out, 512, at);
+
+	return n == 512 ? 0 : n < 0 ? (int)n : -EIO;
+}
+
+/* The size field of a tar header block, when it is plain octal. */
+static bool block_size(const uint8_t *b, uint64_t *size)
+{
+	uint64_t v = 0;
+	int i = 0;
+
+	while (i < 12 && b[124 + i] == ' ')
+		i++;
+	for (; i < 12 && b[124 + i] >= '0' && b[124 + i] <= '7'; i++)
+		v = v * 8 + (uint64_t)(b[124 + i] - '0');
+	*size = v;
+	return i > 0 && (i == 12 || b[124 + i] == '\0' || b[124 + i] == ' ');
+}
+
+/* libarchive folds the extension records before an entry (pax 'x' and
+ * 'g', GNU long names) into the entry, and a global pax header ('g')
+ * into nothing at all.  The client's tar reader hands a 'g' record over
+ * as an entry of its own, which no manifest names: such a tar is
+ * refused.  So the records between the entry's first header block and
+ * its data are read again and their types checked.  Returns 0 or
+ * -EINVAL with the reason in w->error. */
+static int check_extensions(struct mfs_inner *w, uint64_t start, uint64_t end)
+{
+	uint8_t b[512];
+	uint64_t at = start, size;
+
+	while (at + 512 < end) {
+		if (block_at(w, at, b) < 0)
+			return 0;	/* libarchive read it: nothing new */
+		if (b[156] == 'g') {
+			snprintf(w->error, sizeof(w->error), "a global pax "
+				 "header (typeflag g) at offset %ju, which the "
+				 "client reads as an entry", (uintmax_t)at);
+			return -EINVAL;
+		}
+		if (!b[156] || !strchr("xLK", b[156]) || !block_size(b, &size))
+			break;
+		at += 512 + ((size + 511) & ~(uint64_t)511);
+	}
+	return 0;
+}
+
 int mfs_inner_next(struct mfs_inner *w, struct mfs_entry *e)
 {
 	struct archive_entry *ae;
@@ -143,6 +227,10 @@ int mfs_inner_next(struct mfs_inner *w, struct mfs_entry *e)
 			 archive_entry_pathname(ae) ? archive_entry_pathname(ae) : "");
 		return -EINVAL;
 	}
+	r = check_extensions(w, (uint64_t)archive_read_header_position(w->archive),
+			     (uint64_t)archive_filter_bytes(w->archive, 0));
+	if (r < 0)
+		return r;
 	name = archive_entry_pathname(ae);
 	memset(e, 0, sizeof(*e));
 	e->name = strdup(name ? name : "");

@@ -39,8 +39,10 @@ static int parse_line(const char *line, size_t len,
 		return -ENOMEM;
 	for (const char *c = out->name; *c; c++) {
 		/* Control characters (a CR from CRLF line ends among them)
-		 * would make names that print one way and match another. */
-		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+		 * would make names that print one way and match another;
+		 * a blank the client's line grammar does not allow
+		 * ([^[:blank:]]+). */
+		if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == ' ') {
 			free(out->name);
 			out->name = NULL;
 			return -EINVAL;

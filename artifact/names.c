@@ -1,5 +1,6 @@
 /* Deciding which names from an artifact may become paths in the tree. */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "artifact/names.h"
@@ -32,4 +33,38 @@ bool mfs_name_is_safe(const char *name)
 		}
 	}
 	return component_is_safe(start, (size_t)(p - start));
+}
+
+/* Appends component c (len bytes) to out at *at, with a '/' before it
+ * unless it is the first. */
+static void append_component(char *out, size_t *at, const char *c, size_t len)
+{
+	if (*at)
+		out[(*at)++] = '/';
+	memcpy(out + *at, c, len);
+	*at += len;
+}
+
+char *mfs_name_normalize(const char *name)
+{
+	size_t len = strlen(name), at = 0;
+	char *out = malloc(len + 1);
+	const char *p = name;
+
+	if (!out)
+		return NULL;
+	while (*p) {
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+
+		/* Empty and "." components name nothing: "./a", "a//b",
+		 * "/a" and "a/" all mean what tar extracts as "a". */
+		if (n && !(n == 1 && p[0] == '.'))
+			append_component(out, &at, p, n);
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	out[at] = '\0';
+	return out;
 }

@@ -10,4 +10,11 @@
  * NAME_MAX.  Anything else is never exposed as a path. */
 bool mfs_name_is_safe(const char *name);
 
+/* The name as tar extracts it: empty and "." components dropped, so
+ * "./a", "a//b/", "/a/./b" become "a" and "a/b".  ".." is kept (such a
+ * name is unsafe anyway).  Two entries whose normal names are equal are
+ * one file to whoever unpacks the tar.  Returns a malloc'd string, or
+ * NULL when out of memory. */
+char *mfs_name_normalize(const char *name);
+
 #endif

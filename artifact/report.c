@@ -6,6 +6,8 @@
  *   status: WORD
  *   reason: ...                  unless verified
  *   structure: ok | <problem>
+ *   mender-artifact: accepts <what>        where validate would pass it
+ *   unsigned: NAME                 augmented: each part no signature covers
  *   signature: verified | none | invalid | not-checked
  *   signature-encoding: canonical | non-canonical | <problem> [raw | der]
  *                                                               when signed
@@ -100,6 +102,18 @@ static void add_keys(struct text *t, const struct mfs_verification *v)
 			 mfs_key_name(v->keys[v->key_index]));
 }
 
+/* The parts of an augmented artifact that no signature covers: the
+ * augment members and every name manifest-augment lists. */
+static void add_unsigned(struct text *t, const struct mfs_verification *v)
+{
+	if (!v->augmented)
+		return;
+	text_add(t, "unsigned: manifest-augment\n");
+	for (size_t i = 0; i < v->line_count; i++)
+		if (v->lines[i].augment)
+			text_add(t, "unsigned: %s\n", v->lines[i].name);
+}
+
 int mfs_verification_report(const struct mfs_verification *v, char **out,
 			    size_t *len)
 {
@@ -111,6 +125,9 @@ int mfs_verification_report(const struct mfs_verification *v, char **out,
 	if (v->status != MFS_STATUS_VERIFIED)
 		text_add(&t, "reason: %s\n", v->reason);
 	text_add(&t, "structure: %s\n", v->structure[0] ? v->structure : "ok");
+	if (v->lenient[0])
+		text_add(&t, "mender-artifact: accepts %s\n", v->lenient);
+	add_unsigned(&t, v);
 	text_add(&t, "signature: %s\n", signature_state(v));
 	if (v->is_signed)
 		text_add(&t, "signature-encoding: %s%s%s\n",

@@ -69,6 +69,7 @@ struct node {
 	char *entry_name;		/* NODE_PAYLOAD: its name in the tar */
 	int state;			/* NODE_PAYLOAD */
 	uint64_t offset;		/* NODE_PAYLOAD, once resolved */
+	size_t entry;			/* ...and its index in the payload */
 };
 
 struct mfs_tree {
@@ -494,9 +495,9 @@ static int sync_payload(struct mfs_tree *t, size_t p)
 		uint64_t ino = 0;
 		const char *slash, *base;
 		uint64_t parent = dir;
+		size_t index = t->payload_synced[p]++;
 		struct node *n;
 
-		t->payload_synced[p]++;
 		if (!mfs_name_is_safe(e.name)) {
 			mfs_artifact_note_malformed(t->artifact,
 				"%s: unsafe name not shown", pl->dir);
@@ -546,16 +547,15 @@ static int sync_payload(struct mfs_tree *t, size_t p)
 		}
 		if (n->state == PAYLOAD_RESOLVED && n->offset == e.offset)
 			continue;	/* seen again after a swap */
-		if (n->state != PAYLOAD_UNRESOLVED) {
-			/* Two entries, one name: which one a tool extracts
-			 * differs, so show neither. */
-			mfs_artifact_note_malformed(t->artifact,
-				"%s/%s appears twice", pl->dir, e.name);
-			n->state = -ENOENT;
-			node_detach(t, ino);
+		/* Two entries, one name: the payload table marked both
+		 * (mfs_payload_append), and neither is served. */
+		if (n->state != PAYLOAD_UNRESOLVED ||
+		    mfs_payload_entry_usable(pl, index) < 0) {
+			n->state = -EIO;
 			continue;
 		}
 		n->state = PAYLOAD_RESOLVED;
+		n->entry = index;
 		n->offset = e.offset;
 		n->size = e.size;
 		n->perm = shown_perm(e.mode);
@@ -676,15 +676,20 @@ static int resolve_payload(struct mfs_tree *t, uint64_t ino)
 	struct mfs_entry e;
 	int state, found;
 	struct node *n;
+	size_t index;
 
 	pthread_rwlock_rdlock(&t->lock);
 	n = node_at(t, ino);
 	state = n->state;
+	index = n->entry;
 	pl = &t->artifact->payloads[n->payload];
 	entry_name = n->entry_name;	/* heap string: stable while we walk */
 	pthread_rwlock_unlock(&t->lock);
+	/* A second copy the walk met since makes a resolved name EIO. */
+	if (state == PAYLOAD_RESOLVED)
+		return mfs_payload_entry_usable(pl, index);
 	if (state != PAYLOAD_UNRESOLVED)
-		return state < 0 ? state : 0;
+		return state;
 
 	found = mfs_payload_find(pl, entry_name, &e);
 	pthread_rwlock_wrlock(&t->lock);
@@ -745,8 +750,8 @@ static int tree_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st)
 		ret = -ESTALE;
 	else if (!n || n->detached)
 		ret = -ENOENT;
-	else if (n->kind == NODE_PAYLOAD && n->state != PAYLOAD_RESOLVED)
-		ret = 1;
+	else if (n->kind == NODE_PAYLOAD)
+		ret = 1;	/* unresolved, or a duplicate found since */
 	pthread_rwlock_unlock(&t->lock);
 	if (ret == 1)
 		ret = resolve_payload(t, ino);

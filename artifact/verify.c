@@ -97,7 +97,9 @@ static int hash_member(struct mfs_artifact *a, size_t i, struct actual *out,
 
 		if (n <= 0)
 			goto out;	/* stays unreadable */
-		EVP_DigestUpdate(ctx, buf, (size_t)n);
+		/* A digest that did not take every byte is no digest. */
+		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
+			goto out;
 		off += (uint64_t)n;
 	}
 	out->readable = EVP_DigestFinal_ex(ctx, out->sha256, NULL) == 1;
@@ -152,7 +154,8 @@ static int hash_payload(struct mfs_artifact *a, size_t i,
 			ret = -ENOMEM;
 			break;
 		}
-		act->readable = p->digests[j].done;
+		/* A name twice has no one content to judge. */
+		act->readable = p->digests[j].done && !p->digests[j].duplicate;
 		memcpy(act->sha256, p->digests[j].sha256, 32);
 	}
 	if (ret == 0 && p->walk_error == -ENOMEM)
@@ -176,8 +179,16 @@ static void check_trailer(struct mfs_artifact *a, struct mfs_verification *v,
 			      (size_t)(a->file_size - off) : HASH_CHUNK;
 		ssize_t n = pread(a->fd, buf, want, (off_t)off);
 
-		if (n <= 0)
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* What cannot be read cannot be judged empty. */
+		if (n <= 0) {
+			set_structure(v, "cannot read past the end of the tar "
+				      "archive at offset %llu: %s",
+				      (unsigned long long)off,
+				      n < 0 ? strerror(errno) : "the file shrank");
 			return;
+		}
 		for (ssize_t j = 0; j < n; j++) {
 			if (buf[j]) {
 				set_structure(v, "data after the end of the tar "
@@ -188,6 +199,47 @@ static void check_trailer(struct mfs_artifact *a, struct mfs_verification *v,
 		}
 		off += (uint64_t)n;
 	}
+}
+
+/* What no signature covers, by design: manifest-augment lists the
+ * checksums of header-augment and of the payload files it adds, and
+ * nothing signs it.  Both parts or neither, and no script in
+ * header-augment (the client would run it unsigned). */
+static void check_augment(struct mfs_artifact *a, struct mfs_verification *v)
+{
+	const struct mfs_header *h = &a->header_augment;
+
+	if (a->m_header_augment >= 0 && a->m_manifest_augment < 0)
+		set_structure(v, "header-augment without manifest-augment");
+	if (a->m_manifest_augment >= 0 && a->m_header_augment < 0)
+		set_structure(v, "manifest-augment without header-augment");
+	for (size_t i = 0; i < h->count; i++) {
+		if (strncmp(h->files[i].name, "scripts/", 8) == 0) {
+			set_structure(v, "header-augment holds a script (%s)",
+				      h->files[i].name);
+			break;
+		}
+	}
+	/* Unsigned lines may add what the signature cannot cover and
+	 * nothing else: not version or header.tar (mender-artifact:
+	 * "checksum missing"), not a second checksum for a signed name
+	 * ("file already exists"). */
+	for (size_t i = 0; i < a->manifest_augment.count; i++) {
+		const char *name = a->manifest_augment.lines[i].name;
+
+		if (mfs_manifest_find(&a->manifest, name)) {
+			set_structure(v, "%s is listed in both manifest and "
+				      "manifest-augment", name);
+			break;
+		}
+		if (strncmp(name, "data/", 5) != 0 &&
+		    strncmp(name, "header-augment.tar", 18) != 0) {
+			set_structure(v, "manifest-augment lists %s, which only "
+				      "the signed manifest may", name);
+			break;
+		}
+	}
+	v->augmented = a->m_manifest_augment >= 0 || a->m_header_augment >= 0;
 }
 
 static void check_structure(struct mfs_artifact *a, struct mfs_verification *v,
@@ -203,9 +255,12 @@ static void check_structure(struct mfs_artifact *a, struct mfs_verification *v,
 		set_structure(v, "the manifest lists nothing");
 	if (a->m_header >= 0 && mfs_header_info_check(a, why, sizeof(why)) < 0)
 		set_structure(v, "%s", why);
-	if (a->m_header_augment >= 0 && a->m_manifest_augment < 0)
-		set_structure(v, "header-augment without manifest-augment");
+	check_augment(a, v);
 	check_trailer(a, v, buf);
+	/* Last: the header check above may add to it. */
+	pthread_mutex_lock(&a->note_lock);
+	snprintf(v->lenient, sizeof(v->lenient), "%s", a->lenient);
+	pthread_mutex_unlock(&a->note_lock);
 }
 
 static void check_signature(struct mfs_artifact *a, struct mfs_verification *v)
@@ -403,6 +458,12 @@ int mfs_verify_artifact(struct mfs_artifact *a,
 	if (!v->attempts || !buf)
 		goto out;
 
+	/* Every payload walked to its end first: the walk notes what it
+	 * finds (a name twice, names the client refuses), and the
+	 * structure is judged on all of it, never on a part. */
+	for (size_t i = 0; i < a->payload_count; i++)
+		if (mfs_payload_pass(a, i) < 0)
+			goto out;
 	check_structure(a, v, buf);
 
 	/* What the artifact holds, hashed: members, then payload files. */

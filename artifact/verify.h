@@ -44,6 +44,12 @@ struct mfs_verification {
 	char reason[MFS_ERR_LEN];	/* why, when not verified */
 
 	char structure[MFS_ERR_LEN];	/* "" when the structure is sound */
+	/* What mender-artifact validate accepts that the client refuses
+	 * (mfs_artifact_note_lenient), or "". */
+	char lenient[MFS_ERR_LEN];
+	/* manifest-augment or header-augment present: what they cover is
+	 * not signed, and the report names it (unsigned: lines). */
+	bool augmented;
 
 	bool is_signed;
 	bool signature_canonical;	/* base64 exactly as Mender writes it */

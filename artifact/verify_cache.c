@@ -80,6 +80,7 @@ static int compute(struct mfs_verify_cache *c, struct mfs_report **out)
 	}
 	ret = mfs_verification_report(&v, &r->text, &r->len);
 	r->status = v.status;
+	r->has_unsigned = v.augmented;
 	snprintf(r->reason, sizeof(r->reason), "%s", v.reason);
 	mfs_verification_destroy(&v);
 	if (ret < 0) {

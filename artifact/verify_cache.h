@@ -21,6 +21,7 @@ struct mfs_report {
 	uint64_t generation;	/* of the tree's artifact it describes */
 	enum mfs_status status;
 	char reason[MFS_ERR_LEN];
+	bool has_unsigned;	/* augmented: parts no signature covers */
 	char *text;
 	size_t len;
 	/* Every report alive, in the cache's list: open .verify files

@@ -128,6 +128,14 @@ static int require_verified(struct mfs_context *ctx, const char *artifact)
 	if (ret < 0)
 		fprintf(stderr, "%s: %s: refusing to mount: %s: %s\n", prog,
 			artifact, mfs_status_word(r->status), r->reason);
+	/* A device would install it, but the tree would show bytes that
+	 * no signature covers (the augmented parts). */
+	if (ret == 0 && r->has_unsigned) {
+		fprintf(stderr, "%s: %s: refusing to mount: verified, but "
+			"manifest-augment and what it lists are not signed\n",
+			prog, artifact);
+		ret = -1;
+	}
 	mfs_verify_cache_put(&ctx->verify, r);
 	return ret;
 }

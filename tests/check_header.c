@@ -301,6 +301,25 @@ START_TEST(test_skips_non_files)
 }
 END_TEST
 
+/* A name twice, also as ./name: the whole header is refused (-EEXIST,
+ * the name given), as one reader would take the first copy and another
+ * the last. */
+START_TEST(test_name_twice)
+{
+	static const char *const second[] = { "meta-data", "./meta-data" };
+	int r;
+
+	tu_sh(dir, "echo '{}' > header-info && mkdir a b && "
+	      "echo '{\"good\": 1}' > a/meta-data && echo '{\"evil\": 1}' > b/meta-data && "
+	      "tar --format=gnu -cf h.tar header-info -C a meta-data -C ../b %s",
+	      second[_i]);
+	r = load("h.tar");
+	ck_assert_int_eq(r, -EEXIST);
+	ck_assert_str_eq(err, "meta-data appears twice");
+	ck_assert_uint_eq(h.count, 0);
+}
+END_TEST
+
 /* Damaged headers fail with a reason; never "out of memory", and
  * nothing half-loaded is left behind. */
 START_TEST(test_damaged)
@@ -357,6 +376,7 @@ static Suite *header_suite(void)
 			    (int)(sizeof(formats) / sizeof(formats[0])));
 	tcase_add_test(tc, test_mender_artifact);
 	tcase_add_test(tc, test_skips_non_files);
+	tcase_add_loop_test(tc, test_name_twice, 0, 2);
 	tcase_add_test(tc, test_destroy_empty);
 	suite_add_tcase(su, tc);
 

@@ -357,6 +357,65 @@ START_TEST(test_empty_tar)
 }
 END_TEST
 
+/* A global pax header ('g'), which libarchive folds into nothing and
+ * the client's tar reader hands over as an entry: refused, where it
+ * stands (first in the tar, or between two entries).  Per-entry pax
+ * records ('x') and GNU long names ('L') are read as before. */
+START_TEST(test_global_pax_refused)
+{
+	static const char *const where[] = {
+		"[g, f('a', b'a')]",
+		"[f('a', b'a'), g, f('b', b'b')]",
+	};
+	int r;
+
+	tu_sh(dir, "python3 - <<'EOF'\n"
+	      "import io, tarfile\n"
+	      "def f(n, d):\n"
+	      "    i = tarfile.TarInfo(n); i.size = len(d)\n"
+	      "    return i.tobuf(tarfile.PAX_FORMAT) + d + bytes(-len(d) %% 512)\n"
+	      "g = tarfile.TarInfo.create_pax_global_header({'comment': 'x'})\n"
+	      "open('g.tar', 'wb').write(b''.join(%s) + bytes(1024))\n"
+	      "EOF", where[_i]);
+	open_walker(dir, "g.tar", 0);
+	if (_i) {
+		ck_assert_int_eq(mfs_inner_next(w, &e), 1);
+		ck_assert_str_eq(e.name, "a");
+		mfs_entry_destroy(&e);
+	}
+	r = mfs_inner_next(w, &e);
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_msg(strstr(mfs_inner_error(w), "global pax header"), "%s",
+		      mfs_inner_error(w));
+}
+END_TEST
+
+START_TEST(test_extension_records_read)
+{
+	tu_sh(dir, "python3 - <<'EOF'\n"
+	      "import tarfile\n"
+	      "def f(n, d, fmt, pax=None):\n"
+	      "    i = tarfile.TarInfo(n); i.size = len(d)\n"
+	      "    if pax: i.pax_headers = pax\n"
+	      "    return i.tobuf(fmt) + d + bytes(-len(d) %% 512)\n"
+	      "long = 'l' * 300\n"
+	      "open('x.tar', 'wb').write(f('decoy', b'p', tarfile.PAX_FORMAT,"
+	      " {'path': 'pax-name'}) + f(long, b'g', tarfile.GNU_FORMAT) +"
+	      " f(long, b'x', tarfile.PAX_FORMAT) + bytes(1024))\n"
+	      "EOF");
+	open_walker(dir, "x.tar", 0);
+	ck_assert_int_eq(mfs_inner_next(w, &e), 1);
+	ck_assert_str_eq(e.name, "pax-name");
+	mfs_entry_destroy(&e);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(mfs_inner_next(w, &e), 1);
+		ck_assert_uint_eq(strlen(e.name), 300);
+		mfs_entry_destroy(&e);
+	}
+	ck_assert_int_eq(mfs_inner_next(w, &e), 0);
+}
+END_TEST
+
 START_TEST(test_close_null)
 {
 	mfs_inner_close(NULL);
@@ -384,6 +443,8 @@ static Suite *inner_suite(void)
 	tcase_add_loop_test(tc, test_not_tar, 0, 2);
 	tcase_add_loop_test(tc, test_empty_tar, 0, 2);
 	tcase_add_test(tc, test_close_null);
+	tcase_add_loop_test(tc, test_global_pax_refused, 0, 2);
+	tcase_add_test(tc, test_extension_records_read);
 	suite_add_tcase(su, tc);
 	return su;
 }

@@ -92,21 +92,40 @@ START_TEST(test_find_misses)
 }
 END_TEST
 
-/* Names are anything after the two spaces, spaces and UTF-8 included:
+/* Names are anything after the two spaces but blanks, UTF-8 included:
  * whether they may become paths is decided elsewhere. */
 START_TEST(test_odd_names_parse)
 {
 	static const char text[] =
-		SHA_ABC "  data/0000/with space.bin\n"
 		SHA_EMPTY "  data/0000/caf\xc3\xa9\n"
-		SHA_HELLO "   leading-space\n";
+		SHA_HELLO "  data/0000/\"quoted\"*?\n";
 
 	ck_assert_msg(mfs_manifest_parse(text, strlen(text), &m, err,
 					 sizeof(err)) == 0, "%s", err);
-	ck_assert_uint_eq(m.count, 3);
-	check_line("data/0000/with space.bin", SHA_ABC);
+	ck_assert_uint_eq(m.count, 2);
 	check_line("data/0000/caf\xc3\xa9", SHA_EMPTY);
-	check_line(" leading-space", SHA_HELLO);
+	check_line("data/0000/\"quoted\"*?", SHA_HELLO);
+}
+END_TEST
+
+/* The client's line is ^([0-9a-z]{64})[[:space:]]{2}([^[:blank:]]+)$: a
+ * blank anywhere in the name, or a third space before it, is off it. */
+START_TEST(test_blank_in_name_refused)
+{
+	static const char *const lines[] = {
+		SHA_ABC "  data/0000/with space.bin\n",
+		SHA_ABC "  data/0000/with\ttab.bin\n",
+		SHA_ABC "   leading-space\n",
+		SHA_ABC "  trailing-space \n",
+	};
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(*lines); i++) {
+		ck_assert_int_eq(mfs_manifest_parse(lines[i], strlen(lines[i]),
+						    &m, err, sizeof(err)),
+				 -EINVAL);
+		ck_assert_str_eq(err, "manifest line 1 is not '<sha256>  <name>'");
+		mfs_manifest_destroy(&m);
+	}
 }
 END_TEST
 
@@ -405,6 +424,7 @@ static Suite *manifest_suite(void)
 	tcase_add_test(tc, test_valid);
 	tcase_add_test(tc, test_find_misses);
 	tcase_add_test(tc, test_odd_names_parse);
+	tcase_add_test(tc, test_blank_in_name_refused);
 	tcase_add_test(tc, test_mender_artifact);
 	tcase_add_test(tc, test_max_size);
 	tcase_add_test(tc, test_many_lines_fast);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "artifact/artifact.h"
+#include "artifact/index_file.h"
 #include "artifact/verify.h"
 #include "crypto/keys.h"
 #include "testutil.h"
@@ -89,6 +90,19 @@ static void make_fixtures(void)
 	/* Bytes after the end of the outer tar. */
 	tu_sh(dir, "cp rsa-gzip.mender trailing.mender && "
 		   "printf 'trailing' >>trailing.mender");
+	/* payload.bin twice in data/0000.tar, a tampered copy first and
+	 * the signed one second (tar appends a name as often as it is
+	 * given); manifest and signature kept.  And the same with the
+	 * second copy named ./payload.bin. */
+	tu_sh(dir, "mkdir dup dup/bad dup/good && cd dup && tar -mxf ../rsa-none.mender && "
+		   "cp ../payload.bin good/ && cp ../payload.bin bad/ && "
+		   "printf x | dd of=bad/payload.bin bs=1 seek=5 conv=notrunc status=none && "
+		   "tar --format=ustar -cf data/0000.tar -C bad payload.bin -C ../good payload.bin && "
+		   "tar --format=ustar -cf ../dup.mender version manifest "
+		   "manifest.sig header.tar data/0000.tar && "
+		   "tar --format=ustar -cf data/0000.tar -C good payload.bin ./payload.bin && "
+		   "tar --format=ustar -cf ../dup-dot.mender version manifest "
+		   "manifest.sig header.tar data/0000.tar");
 	free(payload);
 }
 
@@ -462,6 +476,73 @@ START_TEST(test_malformed_outranks_signature)
 }
 END_TEST
 
+/* A name twice: malformed, whichever copy the checksum matches, and
+ * neither copy found any more; the index saved from such an artifact
+ * gives the same verdict when the next open loads it. */
+static void check_duplicate(const char *artifact, const char *structure)
+{
+	char err[MFS_ERR_LEN], *idx = tu_path(dir, "dup-index");
+	char *path = tu_path(dir, artifact);
+	struct mfs_entry e;
+
+	add_key("rsa");
+	tu_sh(dir, "rm -rf dup-index && mkdir dup-index");
+	run(artifact);
+	ck_assert_int_eq(v.status, MFS_STATUS_MALFORMED);
+	ck_assert_str_eq(v.structure, structure);
+	ck_assert_int_eq(mfs_payload_find(&a->payloads[0], "payload.bin", &e),
+			 -EIO);
+	ck_assert_int_eq(mfs_index_file_save(a, idx), 0);
+	mfs_verification_destroy(&v);
+	have_v = false;
+	mfs_artifact_close(a);
+
+	ck_assert_msg(mfs_artifact_open(path, &a, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(mfs_index_file_load(a, idx, err, sizeof(err)), 1);
+	ck_assert_int_eq(mfs_verify_artifact(a, (const struct mfs_key *const *)keys,
+					     nkeys, &v), 0);
+	have_v = true;
+	ck_assert_int_eq(v.status, MFS_STATUS_MALFORMED);
+	ck_assert_str_eq(v.structure, structure);
+	ck_assert_int_eq(mfs_payload_find(&a->payloads[0], "payload.bin", &e),
+			 -EIO);
+	free(path);
+	free(idx);
+}
+
+START_TEST(test_duplicate_tampered_first)
+{
+	check_duplicate("dup.mender", "data/0000/payload.bin appears twice");
+}
+END_TEST
+
+START_TEST(test_duplicate_dot_slash)
+{
+	check_duplicate("dup-dot.mender", "data/0000/payload.bin appears twice");
+}
+END_TEST
+
+/* The file shrinks under the open artifact, in the zeros after the tar's
+ * end: what could not be read is not judged to be zeros. */
+START_TEST(test_trailer_unreadable)
+{
+	char err[MFS_ERR_LEN], *path = tu_path(dir, "shrink.mender");
+
+	add_key("rsa");
+	tu_sh(dir, "cp rsa-gzip.mender shrink.mender && "
+		   "head -c 10240 /dev/zero >>shrink.mender");
+	ck_assert_msg(mfs_artifact_open(path, &a, err, sizeof(err)) == 0, "%s", err);
+	tu_sh(dir, "truncate -s -10240 shrink.mender");
+	ck_assert_int_eq(mfs_verify_artifact(a, (const struct mfs_key *const *)keys,
+					     nkeys, &v), 0);
+	have_v = true;
+	ck_assert_int_eq(v.status, MFS_STATUS_MALFORMED);
+	ck_assert_msg(strncmp(v.structure, "cannot read past the end of the tar",
+			      35) == 0, "%s", v.structure);
+	free(path);
+}
+END_TEST
+
 /* Entries in manifest order, whatever that order is. */
 START_TEST(test_unsorted)
 {
@@ -572,6 +653,9 @@ static Suite *verify_suite(void)
 	tcase_add_test(tc, test_checksums_outrank_no_keys);
 	tcase_add_test(tc, test_malformed);
 	tcase_add_test(tc, test_malformed_outranks_signature);
+	tcase_add_test(tc, test_duplicate_tampered_first);
+	tcase_add_test(tc, test_duplicate_dot_slash);
+	tcase_add_test(tc, test_trailer_unreadable);
 	tcase_add_test(tc, test_unsorted);
 	tcase_add_test(tc, test_unlisted);
 	tcase_add_test(tc, test_missing);
