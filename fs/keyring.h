@@ -2,6 +2,7 @@
 #ifndef MFS_KEYRING_H
 #define MFS_KEYRING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "crypto/keys.h"
@@ -11,6 +12,7 @@ struct mfs_keyring {
 	struct mfs_key **keys;	/* verify_key options, then mender_conf's,
 				 * then sign_key's public half */
 	size_t count;
+	bool debug;		/* -d: log which PKCS#11 glue read each key */
 };
 
 /* Loads every key.  On failure prints one line naming the file and the
@@ -18,7 +20,7 @@ struct mfs_keyring {
 int mfs_keyring_load(const struct mfs_options *opts, struct mfs_keyring *kr);
 
 /* Appends the public half of sign_key (SPEC: it judges .verify after the
- * verify keys).  On failure prints the reason, empties the keyring and
+ * verify keys), and under -d logs what read it.  On failure prints the reason, empties the keyring and
  * returns -1. */
 int mfs_keyring_add_sign_key(struct mfs_keyring *kr, const struct mfs_key *key);
 

@@ -28,6 +28,11 @@ static const struct fuse_opt option_spec[] = {
 	OPT("cache_dir=%s", cache_dir),
 	OPT("cache_size=%lu", cache_size_mb),
 	FUSE_OPT_KEY("verify_key=", KEY_VERIFY_KEY),
+	/* -d is libfuse's too: noted here, and kept for it. */
+	OPT("-d", debug),
+	OPT("debug", debug),
+	FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
+	FUSE_OPT_KEY("debug", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
