@@ -20,8 +20,10 @@
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/store.h>
 
 #include "crypto/base64.h"
 #include "crypto/keys.h"
@@ -1050,6 +1052,245 @@ START_TEST(test_p11_wrong_pin)
 }
 END_TEST
 
+/* ---- PKCS#11 verify keys: public-key objects on the token ---- */
+
+static struct mfs_key *p11_load_verify(const char *uri)
+{
+	char err[ERRLEN] = "";
+	struct mfs_key *k = NULL;
+	int ret;
+
+	ret = mfs_key_load_verify(uri, &k, err, sizeof(err));
+	ck_assert_msg(ret == 0, "%s: %d %s", uri, ret, err);
+	ck_assert_ptr_nonnull(k);
+	ck_assert(!mfs_key_is_private(k));
+	ck_assert_msg(!strstr(mfs_key_name(k), "1234") &&
+		      !strstr(mfs_key_name(k), "pin"),
+		      "PIN shown in the name: %s", mfs_key_name(k));
+	return k;
+}
+
+/* The token key k verifies what mender-artifact signed with the PEM key
+ * of the same pair (prefix.mender) and msg.bin's signature sigfile, and
+ * refuses a tampered manifest. */
+static void p11_verify_check(const struct mfs_key *k, const char *prefix,
+			     const char *sigfile, size_t want_siglen)
+{
+	char name[64], err[ERRLEN] = "";
+	uint8_t *manifest, *text, *sig = NULL, *msg, *msig;
+	size_t mlen, tlen, siglen, len, msiglen;
+
+	snprintf(name, sizeof(name), "%s.mender.manifest", prefix);
+	manifest = fx_slurp(name, &mlen);
+	snprintf(name, sizeof(name), "%s.mender.sig", prefix);
+	text = fx_slurp(name, &tlen);
+	ck_assert_int_eq(mfs_b64_decode((char *)text, tlen, &sig, &siglen,
+					NULL, err, sizeof(err)), 0);
+	ck_assert_uint_eq(siglen, want_siglen);
+	ck_assert_msg(mfs_sig_verify(k, manifest, mlen, sig, siglen, err,
+				     sizeof(err)) == 0, "%s", err);
+	manifest[mlen - 2] ^= 0x01;
+	ck_assert_int_eq(mfs_sig_verify(k, manifest, mlen, sig, siglen, err,
+					sizeof(err)), -EBADMSG);
+	msg = fx_slurp("msg.bin", &len);
+	msig = fx_slurp(sigfile, &msiglen);
+	ck_assert_msg(mfs_sig_verify(k, msg, len, msig, msiglen, err,
+				     sizeof(err)) == 0, "%s", err);
+	free(msig);
+	free(msg);
+	free(sig);
+	free(text);
+	free(manifest);
+}
+
+START_TEST(test_p11_verify_rsa_env_module)
+{
+	struct mfs_key *k;
+	char err[ERRLEN];
+	uint8_t *msg, *sig;
+	size_t len, siglen;
+
+	ck_assert_int_eq(setenv("PKCS11_MODULE_PATH", p11_module, 1), 0);
+	k = p11_load_verify("pkcs11:token=menderfs;object=rsa;type=public");
+	ck_assert_int_eq(mfs_key_type(k), MFS_KEY_RSA);
+	ck_assert_int_eq(mfs_key_bits(k), 2048);
+	ck_assert_ptr_null(mfs_key_warning(k));
+	ck_assert_str_eq(mfs_key_name(k), "pkcs11:token=menderfs;object=rsa;type=public");
+	p11_verify_check(k, "rsa2048", "msg.rsa2048.sig", 256);
+	/* Another key's signature. */
+	msg = fx_slurp("msg.bin", &len);
+	sig = fx_slurp("msg.rsa3072.sig", &siglen);
+	ck_assert_int_eq(mfs_sig_verify(k, msg, len, sig, siglen, err,
+					sizeof(err)), -EBADMSG);
+	free(sig);
+	free(msg);
+	mfs_key_close(k);
+}
+END_TEST
+
+START_TEST(test_p11_verify_ec_uri_module_pin)
+{
+	char uri[2 * PATH_MAX];
+	struct mfs_key *k;
+
+	/* RFC 7512's query form; a PIN is not needed for a public object,
+	 * but one given must not be shown. */
+	snprintf(uri, sizeof(uri),
+		 "pkcs11:token=menderfs;object=ec;type=public?pin-value=1234&module-path=%s",
+		 p11_module);
+	k = p11_load_verify(uri);
+	ck_assert_int_eq(mfs_key_type(k), MFS_KEY_EC_P256);
+	ck_assert_str_eq(mfs_key_name(k), "pkcs11:token=menderfs;object=ec;type=public");
+	p11_verify_check(k, "ec256", "msg.ec256.der", 64);
+	mfs_key_close(k);
+}
+END_TEST
+
+/* By id alone, no type: the public key object of the pair, not the
+ * private one (which verifying never needs). */
+START_TEST(test_p11_verify_by_id)
+{
+	char uri[2 * PATH_MAX];
+	struct mfs_key *k;
+
+	snprintf(uri, sizeof(uri), "pkcs11:token=menderfs;id=%%02;module-path=%s",
+		 p11_module);
+	k = p11_load_verify(uri);
+	ck_assert_int_eq(mfs_key_type(k), MFS_KEY_EC_P256);
+	p11_verify_check(k, "ec256", "msg.ec256.der", 64);
+	mfs_key_close(k);
+}
+END_TEST
+
+/* As for a PEM verify key: RSA 1024 verifies, marked weak. */
+START_TEST(test_p11_verify_weak)
+{
+	char uri[2 * PATH_MAX];
+	struct mfs_key *k;
+	uint8_t *msg, *sig;
+	char err[ERRLEN];
+	size_t len, siglen;
+
+	snprintf(uri, sizeof(uri),
+		 "pkcs11:token=menderfs;object=rsa1024;type=public;module-path=%s",
+		 p11_module);
+	k = p11_load_verify(uri);
+	ck_assert_int_eq(mfs_key_bits(k), 1024);
+	ck_assert(mfs_key_is_weak(k));
+	ck_assert_ptr_nonnull(mfs_key_warning(k));
+	ck_assert_msg(strstr(mfs_key_warning(k), "weak"), "%s", mfs_key_warning(k));
+	msg = fx_slurp("msg.bin", &len);
+	sig = fx_slurp("msg.rsa1024.sig", &siglen);
+	ck_assert_int_eq(mfs_sig_verify(k, msg, len, sig, siglen, err,
+					sizeof(err)), 0);
+	free(sig);
+	free(msg);
+	mfs_key_close(k);
+}
+END_TEST
+
+/* Loads "pkcs11:token=menderfs;<attrs>;module-path=<module><suffix>" as
+ * a verify key and expects the refusal. */
+static void p11_verify_refused(const char *attrs, const char *suffix, int want,
+			       const char *reason)
+{
+	char uri[2 * PATH_MAX], err[ERRLEN] = "";
+	struct mfs_key *k = NULL;
+	int ret;
+
+	snprintf(uri, sizeof(uri), "pkcs11:token=menderfs;%s;module-path=%s%s",
+		 attrs, p11_module, suffix);
+	ret = mfs_key_load_verify(uri, &k, err, sizeof(err));
+	ck_assert_msg(ret == want, "%s: got %d (%s), want %d", uri, ret, err,
+		      want);
+	ck_assert_ptr_null(k);
+	assert_reason_clean(err);
+	ck_assert_msg(strstr(err, reason), "%s: reason \"%s\" lacks \"%s\"",
+		      uri, err, reason);
+	ck_assert_msg(!strstr(err, "1234"), "PIN in the reason: %s", err);
+}
+
+START_TEST(test_p11_verify_refused)
+{
+	p11_verify_refused("object=nothing;pin-value=1234", "", -ENOENT,
+			   "no public key or certificate object on the PKCS#11 token matches");
+	p11_verify_refused("object=nothing;type=cert", "", -ENOENT,
+			   "no certificate object");
+	p11_verify_refused("object=rsa;type=private", "", -EINVAL,
+			   "type=private is not a public key or certificate");
+	p11_verify_refused("object=rsa;pin-value=%zz", "", -EINVAL, "bad %-escape");
+	p11_verify_refused("object=rsa", ".missing", -ENOENT,
+			   "cannot use the PKCS#11 module: No such file");
+}
+END_TEST
+
+/* Which glue reads a pkcs11: key, and why, for the debug log: with no
+ * provider offering the pkcs11 scheme (no pkcs11-provider in
+ * openssl.cnf, as on Debian 12), the engine, saying so; with one
+ * loaded, still the engine here, as the test names the module. */
+START_TEST(test_p11_backend_choice)
+{
+	char uri[2 * PATH_MAX];
+	OSSL_STORE_LOADER *loader;
+	struct mfs_key *pub, *priv;
+	const char *want;
+
+	/* Asked of OpenSSL directly, not through the code under test. */
+	loader = OSSL_STORE_LOADER_fetch(NULL, "pkcs11", NULL);
+	want = loader ? "names the PKCS#11 module, which only the pkcs11 engine loads" :
+		"no OpenSSL provider handles pkcs11: URIs";
+	OSSL_STORE_LOADER_free(loader);
+	ERR_clear_error();
+
+	snprintf(uri, sizeof(uri),
+		 "pkcs11:token=menderfs;object=rsa;type=public;module-path=%s",
+		 p11_module);
+	pub = p11_load_verify(uri);
+	ck_assert_ptr_nonnull(mfs_key_backend(pub));
+	ck_assert_str_eq(mfs_key_backend(pub), "engine");
+	ck_assert_ptr_nonnull(mfs_key_backend_reason(pub));
+	ck_assert_msg(strstr(mfs_key_backend_reason(pub), want), "reason: %s",
+		      mfs_key_backend_reason(pub));
+	ck_assert_msg(!strchr(mfs_key_backend_reason(pub), '\n'), "reason: %s",
+		      mfs_key_backend_reason(pub));
+
+	ck_assert_int_eq(setenv("PKCS11_MODULE_PATH", p11_module, 1), 0);
+	priv = p11_load("pkcs11:token=menderfs;object=ec;type=private;pin-value=1234");
+	ck_assert_str_eq(mfs_key_backend(priv), "engine");
+	ck_assert_msg(strstr(mfs_key_backend_reason(priv), want), "reason: %s",
+		      mfs_key_backend_reason(priv));
+	/* Signing and verifying keys from one token in one process. */
+	p11_sign_check(priv, "ec256.pub.pem", 64);
+	p11_verify_check(pub, "rsa2048", "msg.rsa2048.sig", 256);
+	mfs_key_close(priv);
+	mfs_key_close(pub);
+
+	/* A key from a file names no glue. */
+	pub = load_pub("rsa2048.pub.pem");
+	ck_assert_ptr_null(mfs_key_backend(pub));
+	ck_assert_ptr_null(mfs_key_backend_reason(pub));
+	mfs_key_close(pub);
+}
+END_TEST
+
+/* mfs_key_load_verify takes a path as mfs_key_load_public does. */
+START_TEST(test_key_load_verify_path)
+{
+	char p[PATH_MAX], err[ERRLEN] = "";
+	struct mfs_key *k = NULL;
+
+	ck_assert_int_eq(mfs_key_load_verify(fx(p, "ec256.pub.pem"), &k, err,
+					     sizeof(err)), 0);
+	ck_assert_int_eq(mfs_key_type(k), MFS_KEY_EC_P256);
+	ck_assert_str_eq(mfs_key_name(k), p);
+	mfs_key_close(k);
+	k = NULL;
+	ck_assert_int_eq(mfs_key_load_verify(fx(p, "nothing.pem"), &k, err,
+					     sizeof(err)), -ENOENT);
+	ck_assert_ptr_null(k);
+}
+END_TEST
+
 static Suite *crypto_suite(void)
 {
 	Suite *s = suite_create("crypto");
@@ -1071,6 +1312,7 @@ static Suite *crypto_suite(void)
 	tcase_add_test(tc, test_key_private_ok);
 	tcase_add_test(tc, test_key_private_refused);
 	tcase_add_test(tc, test_key_private_loose_mode);
+	tcase_add_test(tc, test_key_load_verify_path);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("verify");
@@ -1096,6 +1338,12 @@ static Suite *crypto_suite(void)
 	tcase_add_test(tc, test_p11_two_keys);
 	tcase_add_test(tc, test_p11_refused);
 	tcase_add_test(tc, test_p11_wrong_pin);
+	tcase_add_test(tc, test_p11_verify_rsa_env_module);
+	tcase_add_test(tc, test_p11_verify_ec_uri_module_pin);
+	tcase_add_test(tc, test_p11_verify_by_id);
+	tcase_add_test(tc, test_p11_verify_weak);
+	tcase_add_test(tc, test_p11_verify_refused);
+	tcase_add_test(tc, test_p11_backend_choice);
 	suite_add_tcase(s, tc);
 
 	return s;
