@@ -333,27 +333,33 @@ test_sign_and_verify() {
 	fi
 }
 
-# Under -d the log names the glue and the reason; without it, nothing.
+# Under -d the log names the glue and the reason, for the verify key and
+# for sign_key; without it, nothing.
 test_debug_log() {
-	local u want log
+	local u s why want log
 	u=$(uri "object=rsa3072;type=public")
+	s=$(uri "object=ec256-sign;type=private")
 	if openssl list -providers 2>/dev/null | grep -qi pkcs11; then
-		want="menderfs: $u: read through the pkcs11 "
+		why=
 	else
-		want="menderfs: $u: read through the pkcs11 engine: no OpenSSL provider handles pkcs11: URIs"
+		why="engine: no OpenSSL provider handles pkcs11: URIs"
 	fi
 	PKCS11_MODULE_PATH=$MODULE mount_artifact "$FX/rsa3072.mender" "$MNT" -d \
-		-o "verify_key=$u" || return
+		-o "verify_key=$u" -o "sign_key=$s;pin-value=$PIN" || return
 	log=$MOUNT_LOG
 	unmount_artifact "$MNT"
-	if grep -qF -- "$want" "$log"; then
-		ok "-d: the log says $(grep -F -- "$want" "$log" | head -n 1)"
-	else
-		fail "-d: no line '$want...' in the log"
-		note_file "$log"
-	fi
+	for want in "menderfs: $u: read through the pkcs11 $why" \
+		"menderfs: $s: read through the pkcs11 $why"; do
+		if grep -qF -- "$want" "$log"; then
+			ok "-d: the log says $(grep -F -- "$want" "$log" | head -n 1)"
+		else
+			fail "-d: no line '$want...' in the log"
+			note_file "$log"
+		fi
+	done
+	no_pin "-d: the daemon's stderr" "$log"
 	PKCS11_MODULE_PATH=$MODULE mount_artifact "$FX/rsa3072.mender" "$MNT" \
-		-o "verify_key=$u" || return
+		-o "verify_key=$u" -o "sign_key=$s;pin-value=$PIN" || return
 	log=$MOUNT_LOG
 	unmount_artifact "$MNT"
 	if grep -qF "read through the pkcs11" "$log"; then
