@@ -15,6 +15,7 @@
 #include "crypto/keys.h"
 
 #define MFS_KEY_WARNING_LEN 128
+#define MFS_KEY_BACKEND_LEN 256
 
 struct mfs_key {
 	EVP_PKEY *pkey;		/* as loaded: the private key when signing */
@@ -25,6 +26,8 @@ struct mfs_key {
 	int bits;
 	bool is_private;
 	char warning[MFS_KEY_WARNING_LEN];
+	const char *backend;	/* "provider" or "engine", PKCS#11 keys only */
+	char backend_why[MFS_KEY_BACKEND_LEN];	/* why that one, for -d */
 };
 
 /* Writes the reason into err (when err is not NULL and errlen > 0). */
@@ -61,11 +64,35 @@ int mfs_ecdsa_der_to_raw(const unsigned char *der, size_t derlen,
 /* der is a DER ECDSA signature exactly as OpenSSL would encode it. */
 bool mfs_ecdsa_der_is_strict(const unsigned char *der, size_t derlen);
 
-/* Loads the private key named by a pkcs11: URI into k (pkey, engine,
- * name).  Returns 0 or a negative errno with the reason. */
-int mfs_p11_load(const char *uri, struct mfs_key *k, char *err, size_t errlen);
+/* What a pkcs11: URI is loaded as: the private key (signing), or a
+ * public key or certificate object (verifying). */
+enum mfs_p11_object {
+	MFS_P11_PRIVATE,
+	MFS_P11_PUBLIC,
+};
+
+/* Loads the object named by a pkcs11: URI into k (pkey, engine when the
+ * engine served it, name, backend and backend_why): through OSSL_STORE
+ * when an OpenSSL provider handles the pkcs11 scheme, else through
+ * libp11's engine (see mfs_key_load_pkcs11 for the choice).  Returns 0
+ * or a negative errno with the reason. */
+int mfs_p11_load(const char *uri, enum mfs_p11_object what, struct mfs_key *k,
+		 char *err, size_t errlen);
 
 /* Drops the functional reference mfs_p11_load took; accepts NULL. */
 void mfs_p11_release(ENGINE *engine);
+
+/* True when an OpenSSL provider offers an OSSL_STORE loader for the
+ * pkcs11 scheme (pkcs11-provider loaded by openssl.cnf); its name then
+ * goes to provider.  Leaves OpenSSL's error queue empty. */
+bool mfs_p11_store_available(char *provider, size_t len);
+
+/* Loads what through OSSL_STORE from uri (the URI without its PIN
+ * attributes), giving pin (or NULL) to the provider's passphrase
+ * callback.  *out is the provider's key.  Returns 0, -ENOENT (no such
+ * object, or the store cannot be opened) or -ENOMEM, with the reason. */
+int mfs_p11_store_load(const char *uri, const char *pin,
+		       enum mfs_p11_object what, EVP_PKEY **out,
+		       char *err, size_t errlen);
 
 #endif

@@ -468,7 +468,7 @@ int mfs_key_load_pkcs11(const char *uri, struct mfs_key **out,
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = mfs_p11_load(uri, k, err, errlen);
+	ret = mfs_p11_load(uri, MFS_P11_PRIVATE, k, err, errlen);
 	if (ret < 0)
 		goto out;
 	ret = mfs_key_derive_pub(k->pkey, &k->pub, err, errlen);
@@ -487,6 +487,50 @@ int mfs_key_load_pkcs11(const char *uri, struct mfs_key **out,
 out:
 	mfs_key_close(k);
 	return ret;
+}
+
+int mfs_key_load_pkcs11_public(const char *uri, struct mfs_key **out,
+			       char *err, size_t errlen)
+{
+	struct mfs_key *k = NULL;
+	int ret;
+
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = mfs_p11_load(uri, MFS_P11_PUBLIC, k, err, errlen);
+	if (ret < 0)
+		goto out;
+	ret = mfs_key_derive_pub(k->pkey, &k->pub, err, errlen);
+	if (ret < 0)
+		goto out;
+	/* Verifying uses the plain copy in pub, never the token.  The
+	 * token's key and the engine are still kept until close, as for a
+	 * private key: finishing libp11's engine while it still tracks the
+	 * object leaks what it holds for it. */
+	ret = mfs_key_check_pub(k->pub, false, k, err, errlen);
+	if (ret < 0)
+		goto out;
+	if (mfs_key_is_weak(k))
+		snprintf(k->warning, sizeof(k->warning),
+			 "RSA key of %d bits is weak (%d or more advised)",
+			 k->bits, MFS_KEY_RSA_STRONG_BITS);
+
+	*out = k;
+	k = NULL;
+out:
+	mfs_key_close(k);
+	return ret;
+}
+
+int mfs_key_load_verify(const char *spec, struct mfs_key **out,
+			char *err, size_t errlen)
+{
+	if (strncasecmp(spec, "pkcs11:", 7) == 0)
+		return mfs_key_load_pkcs11_public(spec, out, err, errlen);
+	return mfs_key_load_public(spec, out, err, errlen);
 }
 
 int mfs_key_load_private(const char *spec, struct mfs_key **out,
@@ -565,6 +609,16 @@ int mfs_key_public_of(const struct mfs_key *key, struct mfs_key **out)
 const char *mfs_key_name(const struct mfs_key *key)
 {
 	return key->name;
+}
+
+const char *mfs_key_backend(const struct mfs_key *key)
+{
+	return key->backend;
+}
+
+const char *mfs_key_backend_reason(const struct mfs_key *key)
+{
+	return key->backend ? key->backend_why : NULL;
 }
 
 const char *mfs_key_warning(const struct mfs_key *key)

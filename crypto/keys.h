@@ -3,8 +3,9 @@
  * them: RSA or EC on P-256.  A verify key may be RSA of 1024 bits or
  * more (Mender's tools verify with such keys; under 2048 bits it is
  * marked weak); a key we sign with must be RSA of 2048 bits or more.
- * Public keys come from PEM files; private keys from PEM files or from
- * a PKCS#11 token named by an RFC 7512 URI.
+ * Public keys come from PEM files, or from a public-key or certificate
+ * object on a PKCS#11 token; private keys from PEM files or from a
+ * PKCS#11 token.  Token objects are named by RFC 7512 URIs.
  *
  * Every loader returns 0 or a negative errno and, on failure, a one-line
  * reason in err that does not name the file (the caller adds the name).
@@ -46,12 +47,16 @@ int mfs_key_load_public(const char *path, struct mfs_key **out,
 int mfs_key_load_private_pem(const char *path, struct mfs_key **out,
 			     char *err, size_t errlen);
 
-/* A private key on a PKCS#11 token, through OpenSSL's "pkcs11" engine
- * (libp11), e.g. "pkcs11:token=menderfs;object=rsa;pin-value=1234".
+/* A private key on a PKCS#11 token,
+ * e.g. "pkcs11:token=menderfs;object=rsa;pin-value=1234".
  * The PIN comes from the URI's pin-value, or from the file its
- * pin-source names; the module from its module-path, else from the
+ * pin-source names.  It is read through OSSL_STORE when an OpenSSL
+ * provider handles the pkcs11 scheme (pkcs11-provider, loaded by
+ * openssl.cnf, with the module that configuration names) and no module
+ * is named for the key; otherwise through OpenSSL's "pkcs11" engine
+ * (libp11), with the module from the URI's module-path, else from the
  * PKCS11_MODULE_PATH environment variable, else the engine's default
- * (p11-kit's proxy).  The public half is read from the token and kept
+ * (p11-kit's proxy).  mfs_key_backend() says which served it.  The public half is read from the token and kept
  * for verification.  PKCS#11 logins are per process: once a token has
  * been logged in to, later loads from it in the same process do not
  * check the PIN again, and the first PKCS#11 module loaded serves every
@@ -59,6 +64,19 @@ int mfs_key_load_private_pem(const char *path, struct mfs_key **out,
  * -ENOENT (no such object, or no public half), -EIO (token or module
  * failure), -ENOTSUP, -ENOMEM. */
 int mfs_key_load_pkcs11(const char *uri, struct mfs_key **out,
+			char *err, size_t errlen);
+
+/* A public key object or, failing that, a certificate object on a
+ * PKCS#11 token ("type=public" or "type=cert" in the URI keeps to that
+ * kind), loaded as mfs_key_load_pkcs11 loads a private key and then
+ * kept as a plain public key: verifying needs no token.  Errors as for
+ * mfs_key_load_pkcs11; -ENOTSUP for a key we do not verify with. */
+int mfs_key_load_pkcs11_public(const char *uri, struct mfs_key **out,
+			       char *err, size_t errlen);
+
+/* mfs_key_load_pkcs11_public for a "pkcs11:" spec, else
+ * mfs_key_load_public: what -o verify_key= takes. */
+int mfs_key_load_verify(const char *spec, struct mfs_key **out,
 			char *err, size_t errlen);
 
 /* mfs_key_load_pkcs11 for a "pkcs11:" spec, else mfs_key_load_private_pem:
@@ -86,6 +104,14 @@ int mfs_key_public_of(const struct mfs_key *key, struct mfs_key **out);
 
 /* The path as given, or the URI without its PIN attributes. */
 const char *mfs_key_name(const struct mfs_key *key);
+
+/* What read a PKCS#11 key: "provider" (OSSL_STORE) or "engine"
+ * (libp11); NULL for a key from a file. */
+const char *mfs_key_backend(const struct mfs_key *key);
+
+/* Why that one was chosen, one line for a debug log; NULL for a key
+ * from a file. */
+const char *mfs_key_backend_reason(const struct mfs_key *key);
 
 /* A one-line warning about the key (a private key file group or others
  * can access, a weak verify key), or NULL. */

@@ -1,11 +1,13 @@
 /*
- * Private keys on PKCS#11 tokens, through OpenSSL's ENGINE API and the
- * "pkcs11" engine of libp11 (Debian: libengine-pkcs11-openssl).
+ * Keys on PKCS#11 tokens: the URI, the PIN, the choice between an
+ * OpenSSL provider (through OSSL_STORE, in pkcs11_store.c) and OpenSSL's
+ * ENGINE API with the "pkcs11" engine of libp11 (Debian:
+ * libengine-pkcs11-openssl).
  *
  * ENGINE is deprecated in OpenSSL 3, but that engine is the PKCS#11
- * glue the distributions ship for it (a pkcs11 provider is not packaged
- * alongside).  The deprecation warnings are silenced for this file only,
- * which holds every ENGINE call of the project.
+ * glue some distributions ship (Debian 12 packages no pkcs11 provider).
+ * The deprecation warnings are silenced for this file only, which holds
+ * every ENGINE call of the project.
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
 
@@ -21,6 +23,7 @@
 #include <openssl/engine.h>
 #include <openssl/err.h>
 #include <openssl/ui.h>
+#include <openssl/x509.h>
 
 #include "crypto/crypto_i.h"
 #include "crypto/pkcs11.h"
@@ -241,6 +244,12 @@ static int engine_start(const char *module, const char *pin, ENGINE **out,
 	 * report them ourselves.  Old versions lack QUIET: no matter. */
 	if (ENGINE_ctrl_cmd(e, "QUIET", 0, NULL, NULL, 0) != 1)
 		ERR_clear_error();
+	/* Loading a certificate logs in through the engine's own user
+	 * interface, which would prompt on the terminal when no PIN was
+	 * given: fail instead, as the private key load does. */
+	if (ENGINE_ctrl_cmd(e, "SET_USER_INTERFACE", 0, (void *)UI_null(),
+			    NULL, 0) != 1)
+		ERR_clear_error();
 	if (module && ENGINE_ctrl_cmd_string(e, "MODULE_PATH", module, 0) != 1) {
 		mfs_crypto_seterr_ossl(err, errlen,
 				       "the pkcs11 engine refused the module path");
@@ -271,13 +280,142 @@ out:
 	return ret;
 }
 
-int mfs_p11_load(const char *uri, struct mfs_key *k, char *err, size_t errlen)
+/* The value of attribute name among those handed on to libp11 (rest is
+ * "pkcs11:" and attributes joined by ';'), or NULL. */
+static const char *uri_attr(const char *rest, const char *name, size_t *len)
+{
+	size_t n = strlen(name);
+	const char *p, *end;
+
+	for (p = rest + 7; *p; p = *end ? end + 1 : end) {
+		end = p + strcspn(p, ";");
+		if ((size_t)(end - p) > n && !memcmp(p, name, n) && p[n] == '=') {
+			*len = (size_t)(end - p) - n - 1;
+			return p + n + 1;
+		}
+	}
+	return NULL;
+}
+
+static int engine_load_private(ENGINE *e, const char *rest, EVP_PKEY **out,
+			       char *err, size_t errlen)
+{
+	EVP_PKEY *pkey;
+
+	/* UI_null: with no PIN given, fail rather than prompt on a
+	 * terminal a daemon may not have.  The engine API predates const;
+	 * it only reads the method. */
+	pkey = ENGINE_load_private_key(e, rest, (UI_METHOD *)UI_null(), NULL);
+	if (!pkey) {
+		mfs_crypto_seterr_ossl(err, errlen,
+				       "cannot load the private key from the PKCS#11 token (wrong PIN, token or object?)");
+		return -ENOENT;
+	}
+	*out = pkey;
+	return 0;
+}
+
+/* A public key object, else a certificate's key: libp11 loads each
+ * kind through its own call.  type=public or type=cert in the URI keeps
+ * to that kind. */
+static int engine_load_public(ENGINE *e, const char *rest, EVP_PKEY **out,
+			      char *err, size_t errlen)
+{
+	/* The parameter block of libp11's LOAD_CERT_CTRL. */
+	struct {
+		const char *s_slot_cert_id;
+		X509 *cert;
+	} params = { rest, NULL };
+	bool want_pub = true, want_cert = true;
+	EVP_PKEY *pkey = NULL;
+	const char *type;
+	size_t tlen = 0;
+
+	type = uri_attr(rest, "type", &tlen);
+	if (type) {
+		want_pub = tlen == 6 && !memcmp(type, "public", 6);
+		want_cert = tlen == 4 && !memcmp(type, "cert", 4);
+		if (!want_pub && !want_cert) {
+			mfs_crypto_seterr(err, errlen,
+					  "PKCS#11 URI type=%.*s is not a public key or certificate (type=public or type=cert)",
+					  (int)tlen, type);
+			return -EINVAL;
+		}
+	}
+	if (want_pub) {
+		pkey = ENGINE_load_public_key(e, rest, (UI_METHOD *)UI_null(),
+					      NULL);
+		if (pkey)
+			goto found;
+		/* Not a public key object: maybe a certificate. */
+		if (want_cert)
+			ERR_clear_error();
+	}
+	if (want_cert &&
+	    ENGINE_ctrl_cmd(e, "LOAD_CERT_CTRL", 0, &params, NULL, 1) == 1 &&
+	    params.cert) {
+		pkey = X509_get_pubkey(params.cert);
+		X509_free(params.cert);
+		if (pkey)
+			goto found;
+	}
+	mfs_crypto_seterr_ossl(err, errlen,
+			       "no %s object on the PKCS#11 token matches (wrong token or object?)",
+			       want_pub && want_cert ? "public key or certificate" :
+			       want_pub ? "public key" : "certificate");
+	return -ENOENT;
+found:
+	ERR_clear_error();
+	*out = pkey;
+	return 0;
+}
+
+enum p11_backend {
+	P11_ENGINE,
+	P11_PROVIDER,
+};
+
+/* Providers first: an OpenSSL provider that handles the pkcs11 scheme
+ * (pkcs11-provider, loaded by openssl.cnf) serves the key through
+ * OSSL_STORE, with the module its configuration names.  A module named
+ * for this key (module-path, PKCS11_MODULE_PATH) is a choice only the
+ * engine can follow, as it loads the module it is told, so then the
+ * engine goes first.  The reason goes to why, for the debug log. */
+static enum p11_backend p11_choose(const char *module, bool module_in_uri,
+				   bool *have_provider, char *why, size_t len)
+{
+	char prov[64] = "";
+
+	*have_provider = mfs_p11_store_available(prov, sizeof(prov));
+	if (!*have_provider) {
+		snprintf(why, len,
+			 "no OpenSSL provider handles pkcs11: URIs (none loaded by openssl.cnf): using the pkcs11 engine");
+		return P11_ENGINE;
+	}
+	if (module) {
+		snprintf(why, len,
+			 "%s names the PKCS#11 module, which only the pkcs11 engine loads per key (the provider \"%s\" uses the module openssl.cnf gives it): using the pkcs11 engine",
+			 module_in_uri ? "the URI's module-path" : "PKCS11_MODULE_PATH",
+			 prov);
+		return P11_ENGINE;
+	}
+	snprintf(why, len,
+		 "the OpenSSL provider \"%s\" handles pkcs11: URIs: using it through OSSL_STORE",
+		 prov);
+	return P11_PROVIDER;
+}
+
+int mfs_p11_load(const char *uri, enum mfs_p11_object what, struct mfs_key *k,
+		 char *err, size_t errlen)
 {
 	struct p11_uri u = { 0 };
+	enum p11_backend backend;
 	EVP_PKEY *pkey = NULL;
+	bool have_provider;
 	ENGINE *e = NULL;
 	char *pin = NULL;
 	const char *module;
+	size_t used;
 	int ret;
 
 	ERR_clear_error();
@@ -304,19 +442,30 @@ int mfs_p11_load(const char *uri, struct mfs_key *k, char *err, size_t errlen)
 					"cannot use the PKCS#11 module");
 		goto out;
 	}
-	ret = engine_start(module, pin ? pin : u.pin, &e, err, errlen);
+	backend = p11_choose(module, u.module != NULL, &have_provider,
+			     k->backend_why, sizeof(k->backend_why));
+	if (backend == P11_ENGINE) {
+		ret = engine_start(module, pin ? pin : u.pin, &e, err, errlen);
+		if (ret == -ENOPKG && have_provider) {
+			/* Better the provider's module than no key. */
+			used = strlen(k->backend_why);
+			snprintf(k->backend_why + used,
+				 sizeof(k->backend_why) - used,
+				 "; but the engine is not installed: using the provider");
+			backend = P11_PROVIDER;
+		} else if (ret < 0) {
+			goto out;
+		}
+	}
+	if (backend == P11_PROVIDER)
+		ret = mfs_p11_store_load(u.rest, pin ? pin : u.pin, what,
+					 &pkey, err, errlen);
+	else if (what == MFS_P11_PRIVATE)
+		ret = engine_load_private(e, u.rest, &pkey, err, errlen);
+	else
+		ret = engine_load_public(e, u.rest, &pkey, err, errlen);
 	if (ret < 0)
 		goto out;
-	/* UI_null: with no PIN given, fail rather than prompt on a
-	 * terminal a daemon may not have.  The engine API predates const;
-	 * it only reads the method. */
-	pkey = ENGINE_load_private_key(e, u.rest, (UI_METHOD *)UI_null(), NULL);
-	if (!pkey) {
-		mfs_crypto_seterr_ossl(err, errlen,
-				       "cannot load the private key from the PKCS#11 token (wrong PIN, token or object?)");
-		ret = -ENOENT;
-		goto out;
-	}
 	k->name = strdup(u.rest);
 	if (!k->name) {
 		ret = -ENOMEM;
@@ -327,6 +476,7 @@ int mfs_p11_load(const char *uri, struct mfs_key *k, char *err, size_t errlen)
 	pkey = NULL;
 	k->engine = e;
 	e = NULL;
+	k->backend = backend == P11_PROVIDER ? "provider" : "engine";
 	ret = 0;
 out:
 	EVP_PKEY_free(pkey);

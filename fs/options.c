@@ -29,6 +29,11 @@ static const struct fuse_opt option_spec[] = {
 	OPT("cache_dir=%s", cache_dir),
 	OPT("cache_size=%lu", cache_size_mb),
 	FUSE_OPT_KEY("verify_key=", KEY_VERIFY_KEY),
+	/* -d is libfuse's too: noted here, and kept for it. */
+	OPT("-d", debug),
+	OPT("debug", debug),
+	FUSE_OPT_KEY("-d", FUSE_OPT_KEY_KEEP),
+	FUSE_OPT_KEY("debug", FUSE_OPT_KEY_KEEP),
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -41,7 +46,7 @@ static int add_verify_key(struct mfs_options *opts, const char *path)
 	char **keys;
 
 	if (!*path) {
-		fprintf(stderr, "menderfs: verify_key needs a file name\n");
+		fprintf(stderr, "menderfs: verify_key needs a file name or a pkcs11: URI\n");
 		return -1;
 	}
 	keys = realloc(opts->verify_keys,
@@ -147,10 +152,12 @@ void mfs_options_help(const char *prog)
 	       "menderfs options:\n"
 	       "    -h, --help             print this help and exit\n"
 	       "    -V, --version          print the version and exit\n"
-	       "    -o verify_key=PATH     PEM public key (RSA >= 1024 bits, weak under\n"
-	       "                           2048, or EC P-256) to verify the signature\n"
-	       "                           with; repeatable, tried in order, then\n"
-	       "                           sign_key's public half (default: none)\n"
+	       "    -o verify_key=KEY      public key to verify the signature with: a\n"
+	       "                           PEM file (RSA >= 1024 bits, weak under 2048,\n"
+	       "                           or EC P-256) or a pkcs11: URI of a public key\n"
+	       "                           or certificate object; repeatable, tried in\n"
+	       "                           order, then sign_key's public half\n"
+	       "                           (default: none)\n"
 	       "    -o mender_conf=PATH    take the verification keys from a Mender\n"
 	       "                           client configuration: ArtifactVerifyKey or\n"
 	       "                           ArtifactVerifyKeys (default: none)\n"

@@ -20,6 +20,7 @@ struct mfs_options {
 	int no_index;
 	char *cache_dir;
 	unsigned long cache_size_mb;
+	int debug;		/* -d or -o debug, which libfuse also sees */
 	int show_help;
 	int show_version;
 };

@@ -18,10 +18,17 @@
 #include <unistd.h>
 
 #include <openssl/bn.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+#include <openssl/core_object.h>
 #include <openssl/ec.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
 #include <openssl/rand.h>
+#include <openssl/store.h>
+#include <openssl/x509.h>
 
 #include "crypto/base64.h"
 #include "crypto/keys.h"
@@ -1050,6 +1057,479 @@ START_TEST(test_p11_wrong_pin)
 }
 END_TEST
 
+/* ---- PKCS#11 verify keys: public-key objects on the token ---- */
+
+static struct mfs_key *p11_load_verify(const char *uri)
+{
+	char err[ERRLEN] = "";
+	struct mfs_key *k = NULL;
+	int ret;
+
+	ret = mfs_key_load_verify(uri, &k, err, sizeof(err));
+	ck_assert_msg(ret == 0, "%s: %d %s", uri, ret, err);
+	ck_assert_ptr_nonnull(k);
+	ck_assert(!mfs_key_is_private(k));
+	ck_assert_msg(!strstr(mfs_key_name(k), "1234") &&
+		      !strstr(mfs_key_name(k), "pin"),
+		      "PIN shown in the name: %s", mfs_key_name(k));
+	return k;
+}
+
+/* The token key k verifies what mender-artifact signed with the PEM key
+ * of the same pair (prefix.mender) and msg.bin's signature sigfile, and
+ * refuses a tampered manifest. */
+static void p11_verify_check(const struct mfs_key *k, const char *prefix,
+			     const char *sigfile, size_t want_siglen)
+{
+	char name[64], err[ERRLEN] = "";
+	uint8_t *manifest, *text, *sig = NULL, *msg, *msig;
+	size_t mlen, tlen, siglen, len, msiglen;
+
+	snprintf(name, sizeof(name), "%s.mender.manifest", prefix);
+	manifest = fx_slurp(name, &mlen);
+	snprintf(name, sizeof(name), "%s.mender.sig", prefix);
+	text = fx_slurp(name, &tlen);
+	ck_assert_int_eq(mfs_b64_decode((char *)text, tlen, &sig, &siglen,
+					NULL, err, sizeof(err)), 0);
+	ck_assert_uint_eq(siglen, want_siglen);
+	ck_assert_msg(mfs_sig_verify(k, manifest, mlen, sig, siglen, err,
+				     sizeof(err)) == 0, "%s", err);
+	manifest[mlen - 2] ^= 0x01;
+	ck_assert_int_eq(mfs_sig_verify(k, manifest, mlen, sig, siglen, err,
+					sizeof(err)), -EBADMSG);
+	msg = fx_slurp("msg.bin", &len);
+	msig = fx_slurp(sigfile, &msiglen);
+	ck_assert_msg(mfs_sig_verify(k, msg, len, msig, msiglen, err,
+				     sizeof(err)) == 0, "%s", err);
+	free(msig);
+	free(msg);
+	free(sig);
+	free(text);
+	free(manifest);
+}
+
+START_TEST(test_p11_verify_rsa_env_module)
+{
+	struct mfs_key *k;
+	char err[ERRLEN];
+	uint8_t *msg, *sig;
+	size_t len, siglen;
+
+	ck_assert_int_eq(setenv("PKCS11_MODULE_PATH", p11_module, 1), 0);
+	k = p11_load_verify("pkcs11:token=menderfs;object=rsa;type=public");
+	ck_assert_int_eq(mfs_key_type(k), MFS_KEY_RSA);
+	ck_assert_int_eq(mfs_key_bits(k), 2048);
+	ck_assert_ptr_null(mfs_key_warning(k));
+	ck_assert_str_eq(mfs_key_name(k), "pkcs11:token=menderfs;object=rsa;type=public");
+	p11_verify_check(k, "rsa2048", "msg.rsa2048.sig", 256);
+	/* Another key's signature. */
+	msg = fx_slurp("msg.bin", &len);
+	sig = fx_slurp("msg.rsa3072.sig", &siglen);
+	ck_assert_int_eq(mfs_sig_verify(k, msg, len, sig, siglen, err,
+					sizeof(err)), -EBADMSG);
+	free(sig);
+	free(msg);
+	mfs_key_close(k);
+}
+END_TEST
+
+START_TEST(test_p11_verify_ec_uri_module_pin)
+{
+	char uri[2 * PATH_MAX];
+	struct mfs_key *k;
+
+	/* RFC 7512's query form; a PIN is not needed for a public object,
+	 * but one given must not be shown. */
+	snprintf(uri, sizeof(uri),
+		 "pkcs11:token=menderfs;object=ec;type=public?pin-value=1234&module-path=%s",
+		 p11_module);
+	k = p11_load_verify(uri);
+	ck_assert_int_eq(mfs_key_type(k), MFS_KEY_EC_P256);
+	ck_assert_str_eq(mfs_key_name(k), "pkcs11:token=menderfs;object=ec;type=public");
+	p11_verify_check(k, "ec256", "msg.ec256.der", 64);
+	mfs_key_close(k);
+}
+END_TEST
+
+/* By id alone, no type: the public key object of the pair, not the
+ * private one (which verifying never needs). */
+START_TEST(test_p11_verify_by_id)
+{
+	char uri[2 * PATH_MAX];
+	struct mfs_key *k;
+
+	snprintf(uri, sizeof(uri), "pkcs11:token=menderfs;id=%%02;module-path=%s",
+		 p11_module);
+	k = p11_load_verify(uri);
+	ck_assert_int_eq(mfs_key_type(k), MFS_KEY_EC_P256);
+	p11_verify_check(k, "ec256", "msg.ec256.der", 64);
+	mfs_key_close(k);
+}
+END_TEST
+
+/* As for a PEM verify key: RSA 1024 verifies, marked weak. */
+START_TEST(test_p11_verify_weak)
+{
+	char uri[2 * PATH_MAX];
+	struct mfs_key *k;
+	uint8_t *msg, *sig;
+	char err[ERRLEN];
+	size_t len, siglen;
+
+	snprintf(uri, sizeof(uri),
+		 "pkcs11:token=menderfs;object=rsa1024;type=public;module-path=%s",
+		 p11_module);
+	k = p11_load_verify(uri);
+	ck_assert_int_eq(mfs_key_bits(k), 1024);
+	ck_assert(mfs_key_is_weak(k));
+	ck_assert_ptr_nonnull(mfs_key_warning(k));
+	ck_assert_msg(strstr(mfs_key_warning(k), "weak"), "%s", mfs_key_warning(k));
+	msg = fx_slurp("msg.bin", &len);
+	sig = fx_slurp("msg.rsa1024.sig", &siglen);
+	ck_assert_int_eq(mfs_sig_verify(k, msg, len, sig, siglen, err,
+					sizeof(err)), 0);
+	free(sig);
+	free(msg);
+	mfs_key_close(k);
+}
+END_TEST
+
+/* Loads "pkcs11:token=menderfs;<attrs>;module-path=<module><suffix>" as
+ * a verify key and expects the refusal. */
+static void p11_verify_refused(const char *attrs, const char *suffix, int want,
+			       const char *reason)
+{
+	char uri[2 * PATH_MAX], err[ERRLEN] = "";
+	struct mfs_key *k = NULL;
+	int ret;
+
+	snprintf(uri, sizeof(uri), "pkcs11:token=menderfs;%s;module-path=%s%s",
+		 attrs, p11_module, suffix);
+	ret = mfs_key_load_verify(uri, &k, err, sizeof(err));
+	ck_assert_msg(ret == want, "%s: got %d (%s), want %d", uri, ret, err,
+		      want);
+	ck_assert_ptr_null(k);
+	assert_reason_clean(err);
+	ck_assert_msg(strstr(err, reason), "%s: reason \"%s\" lacks \"%s\"",
+		      uri, err, reason);
+	ck_assert_msg(!strstr(err, "1234"), "PIN in the reason: %s", err);
+}
+
+START_TEST(test_p11_verify_refused)
+{
+	p11_verify_refused("object=nothing;pin-value=1234", "", -ENOENT,
+			   "no public key or certificate object on the PKCS#11 token matches");
+	p11_verify_refused("object=nothing;type=cert", "", -ENOENT,
+			   "no certificate object");
+	p11_verify_refused("object=rsa;type=private", "", -EINVAL,
+			   "type=private is not a public key or certificate");
+	p11_verify_refused("object=rsa;pin-value=%zz", "", -EINVAL, "bad %-escape");
+	p11_verify_refused("object=rsa", ".missing", -ENOENT,
+			   "cannot use the PKCS#11 module: No such file");
+}
+END_TEST
+
+/* Which glue reads a pkcs11: key, and why, for the debug log: with no
+ * provider offering the pkcs11 scheme (no pkcs11-provider in
+ * openssl.cnf, as on Debian 12), the engine, saying so; with one
+ * loaded, still the engine here, as the test names the module. */
+START_TEST(test_p11_backend_choice)
+{
+	char uri[2 * PATH_MAX];
+	OSSL_STORE_LOADER *loader;
+	struct mfs_key *pub, *priv;
+	const char *want;
+
+	/* Asked of OpenSSL directly, not through the code under test. */
+	loader = OSSL_STORE_LOADER_fetch(NULL, "pkcs11", NULL);
+	want = loader ? "names the PKCS#11 module, which only the pkcs11 engine loads" :
+		"no OpenSSL provider handles pkcs11: URIs";
+	OSSL_STORE_LOADER_free(loader);
+	ERR_clear_error();
+
+	snprintf(uri, sizeof(uri),
+		 "pkcs11:token=menderfs;object=rsa;type=public;module-path=%s",
+		 p11_module);
+	pub = p11_load_verify(uri);
+	ck_assert_ptr_nonnull(mfs_key_backend(pub));
+	ck_assert_str_eq(mfs_key_backend(pub), "engine");
+	ck_assert_ptr_nonnull(mfs_key_backend_reason(pub));
+	ck_assert_msg(strstr(mfs_key_backend_reason(pub), want), "reason: %s",
+		      mfs_key_backend_reason(pub));
+	ck_assert_msg(!strchr(mfs_key_backend_reason(pub), '\n'), "reason: %s",
+		      mfs_key_backend_reason(pub));
+
+	ck_assert_int_eq(setenv("PKCS11_MODULE_PATH", p11_module, 1), 0);
+	priv = p11_load("pkcs11:token=menderfs;object=ec;type=private;pin-value=1234");
+	ck_assert_str_eq(mfs_key_backend(priv), "engine");
+	ck_assert_msg(strstr(mfs_key_backend_reason(priv), want), "reason: %s",
+		      mfs_key_backend_reason(priv));
+	/* Signing and verifying keys from one token in one process. */
+	p11_sign_check(priv, "ec256.pub.pem", 64);
+	p11_verify_check(pub, "rsa2048", "msg.rsa2048.sig", 256);
+	mfs_key_close(priv);
+	mfs_key_close(pub);
+
+	/* A key from a file names no glue. */
+	pub = load_pub("rsa2048.pub.pem");
+	ck_assert_ptr_null(mfs_key_backend(pub));
+	ck_assert_ptr_null(mfs_key_backend_reason(pub));
+	mfs_key_close(pub);
+}
+END_TEST
+
+/* mfs_key_load_verify takes a path as mfs_key_load_public does. */
+START_TEST(test_key_load_verify_path)
+{
+	char p[PATH_MAX], err[ERRLEN] = "";
+	struct mfs_key *k = NULL;
+
+	ck_assert_int_eq(mfs_key_load_verify(fx(p, "ec256.pub.pem"), &k, err,
+					     sizeof(err)), 0);
+	ck_assert_int_eq(mfs_key_type(k), MFS_KEY_EC_P256);
+	ck_assert_str_eq(mfs_key_name(k), p);
+	mfs_key_close(k);
+	k = NULL;
+	ck_assert_int_eq(mfs_key_load_verify(fx(p, "nothing.pem"), &k, err,
+					     sizeof(err)), -ENOENT);
+	ck_assert_ptr_null(k);
+}
+END_TEST
+
+/* ---- PKCS#11 through an OpenSSL provider ----
+ *
+ * Debian 12 packages no pkcs11-provider, so a stand-in is built into
+ * this test: a provider that offers an OSSL_STORE loader for the pkcs11
+ * scheme, as pkcs11-provider does, and serves the fixture files as
+ * objects.  object= names a file of the fixture directory, type= says
+ * what it is (public: a PEM public key, cert: a PEM certificate,
+ * private: a PEM private key that needs the PIN 1234, asked for through
+ * the passphrase callback as a token would).  What it shows is the
+ * provider path of the code under test: chosen when a provider handles
+ * pkcs11:, keys and certificates read through OSSL_STORE, the PIN
+ * handed over, and the engine still chosen when the URI names a
+ * module. */
+
+#define TEST_PROVIDER "menderfs-test-pkcs11"
+#define TEST_PROVIDER_PIN "1234"
+
+struct tp_store {
+	char path[PATH_MAX];
+	char type[16];
+	bool done;
+};
+
+/* The value of attribute name in uri, into buf. */
+static bool tp_attr(const char *uri, const char *name, char *buf, size_t len)
+{
+	size_t n = strlen(name);
+	const char *p, *end;
+
+	for (p = strchr(uri, ':'); p && *p; p = end) {
+		p++;
+		end = p + strcspn(p, ";?&");
+		if ((size_t)(end - p) > n && !strncmp(p, name, n) && p[n] == '=') {
+			snprintf(buf, len, "%.*s", (int)(end - p - n - 1), p + n + 1);
+			return true;
+		}
+		if (!*end)
+			break;
+	}
+	return false;
+}
+
+static void *tp_open(void *provctx, const char *uri)
+{
+	char object[128];
+	struct tp_store *st;
+
+	(void)provctx;
+	if (strncmp(uri, "pkcs11:", 7) != 0 ||
+	    !tp_attr(uri, "object", object, sizeof(object)) ||
+	    strchr(object, '/'))
+		return NULL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	snprintf(st->path, sizeof(st->path), "%s/%s", fixdir, object);
+	if (!tp_attr(uri, "type", st->type, sizeof(st->type)))
+		snprintf(st->type, sizeof(st->type), "public");
+	return st;
+}
+
+static int tp_load(void *loaderctx, OSSL_CALLBACK *object_cb, void *object_cbarg,
+		   OSSL_PASSPHRASE_CALLBACK *pw_cb, void *pw_cbarg)
+{
+	struct tp_store *st = loaderctx;
+	int object_type = OSSL_OBJECT_PKEY, ret = 0;
+	unsigned char *der = NULL;
+	OSSL_PARAM params[3];
+	char pin[64];
+	size_t pinlen = 0;
+	uint8_t *data;
+	size_t len;
+	X509 *cert;
+	BIO *bio;
+
+	if (st->done)
+		return 0;
+	st->done = true;
+	if (!strcmp(st->type, "private") &&
+	    (!pw_cb || !pw_cb(pin, sizeof(pin), &pinlen, NULL, pw_cbarg) ||
+	     pinlen != strlen(TEST_PROVIDER_PIN) ||
+	     memcmp(pin, TEST_PROVIDER_PIN, pinlen) != 0))
+		return 0;	/* the login fails */
+	if (access(st->path, R_OK) != 0)
+		return 1;	/* no such object: nothing, no error */
+	data = slurp(st->path, &len);
+	if (!strcmp(st->type, "cert")) {
+		/* OSSL_STORE takes certificates as DER. */
+		bio = BIO_new_mem_buf(data, (int)len);
+		cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+		BIO_free(bio);
+		free(data);
+		if (!cert)
+			return 0;
+		len = (size_t)i2d_X509(cert, &der);
+		X509_free(cert);
+		data = der;
+		object_type = OSSL_OBJECT_CERT;
+	}
+	params[0] = OSSL_PARAM_construct_int(OSSL_OBJECT_PARAM_TYPE, &object_type);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_OBJECT_PARAM_DATA,
+						      data, len);
+	params[2] = OSSL_PARAM_construct_end();
+	ret = object_cb(params, object_cbarg);
+	if (der)
+		OPENSSL_free(der);
+	else
+		free(data);
+	return ret;
+}
+
+static int tp_eof(void *loaderctx)
+{
+	return ((struct tp_store *)loaderctx)->done;
+}
+
+static int tp_close(void *loaderctx)
+{
+	free(loaderctx);
+	return 1;
+}
+
+static const OSSL_DISPATCH tp_store_functions[] = {
+	{ OSSL_FUNC_STORE_OPEN, (void (*)(void))tp_open },
+	{ OSSL_FUNC_STORE_LOAD, (void (*)(void))tp_load },
+	{ OSSL_FUNC_STORE_EOF, (void (*)(void))tp_eof },
+	{ OSSL_FUNC_STORE_CLOSE, (void (*)(void))tp_close },
+	{ 0, NULL }
+};
+
+static const OSSL_ALGORITHM tp_stores[] = {
+	{ "pkcs11", "provider=" TEST_PROVIDER, tp_store_functions,
+	  "pkcs11: URIs served from the test's fixture files" },
+	{ NULL, NULL, NULL, NULL }
+};
+
+static const OSSL_ALGORITHM *tp_query(void *provctx, int operation_id,
+				      int *no_cache)
+{
+	(void)provctx;
+	*no_cache = 0;
+	return operation_id == OSSL_OP_STORE ? tp_stores : NULL;
+}
+
+static const OSSL_DISPATCH tp_functions[] = {
+	{ OSSL_FUNC_PROVIDER_QUERY_OPERATION, (void (*)(void))tp_query },
+	{ 0, NULL }
+};
+
+static int tp_init(const OSSL_CORE_HANDLE *handle, const OSSL_DISPATCH *in,
+		   const OSSL_DISPATCH **out, void **provctx)
+{
+	(void)in;
+	*out = tp_functions;
+	*provctx = (void *)handle;
+	return 1;
+}
+
+START_TEST(test_p11_provider_store)
+{
+	OSSL_PROVIDER *deflt, *prov;
+	struct mfs_key *pub, *cert, *priv;
+	char uri[2 * PATH_MAX], err[ERRLEN] = "";
+	struct mfs_key *k = NULL;
+
+	unsetenv("PKCS11_MODULE_PATH");
+	ck_assert_int_eq(OSSL_PROVIDER_add_builtin(NULL, TEST_PROVIDER, tp_init), 1);
+	/* Loading one provider by hand stops the default one loading by
+	 * itself: load it too, for the decoders and the algorithms. */
+	deflt = OSSL_PROVIDER_load(NULL, "default");
+	ck_assert_ptr_nonnull(deflt);
+	prov = OSSL_PROVIDER_load(NULL, TEST_PROVIDER);
+	ck_assert_ptr_nonnull(prov);
+
+	/* A public key object. */
+	pub = p11_load_verify("pkcs11:token=test;object=ec256.pub.pem;type=public");
+	ck_assert_str_eq(mfs_key_backend(pub), "provider");
+	ck_assert_msg(strstr(mfs_key_backend_reason(pub),
+			     "the OpenSSL provider \"" TEST_PROVIDER "\" handles pkcs11: URIs"),
+		      "reason: %s", mfs_key_backend_reason(pub));
+	ck_assert_int_eq(mfs_key_type(pub), MFS_KEY_EC_P256);
+	p11_verify_check(pub, "ec256", "msg.ec256.der", 64);
+
+	/* A certificate object (cert.pem is rsa2048's). */
+	cert = p11_load_verify("pkcs11:token=test;object=cert.pem;type=cert");
+	ck_assert_str_eq(mfs_key_backend(cert), "provider");
+	ck_assert_int_eq(mfs_key_bits(cert), 2048);
+	p11_verify_check(cert, "rsa2048", "msg.rsa2048.sig", 256);
+
+	/* A private key, the PIN through the passphrase callback. */
+	priv = p11_load("pkcs11:token=test;object=ec256.sec1.pem;type=private;pin-value=" TEST_PROVIDER_PIN);
+	ck_assert_str_eq(mfs_key_backend(priv), "provider");
+	ck_assert_str_eq(mfs_key_name(priv), "pkcs11:token=test;object=ec256.sec1.pem;type=private");
+	p11_sign_check(priv, "ec256.pub.pem", 64);
+
+	/* A wrong PIN, and no PIN: no key, and no prompt. */
+	ck_assert_int_eq(mfs_key_load_private("pkcs11:token=test;object=ec256.sec1.pem;type=private;pin-value=9999",
+					      &k, err, sizeof(err)), -ENOENT);
+	ck_assert_ptr_null(k);
+	ck_assert_msg(strstr(err, "no private key on the PKCS#11 token matches (through the OpenSSL pkcs11 provider"),
+		      "%s", err);
+	ck_assert_msg(!strstr(err, "9999"), "PIN in the reason: %s", err);
+	ck_assert_int_eq(mfs_key_load_private("pkcs11:token=test;object=ec256.sec1.pem;type=private",
+					      &k, err, sizeof(err)), -ENOENT);
+	/* A public load of a private key object finds no public key. */
+	ck_assert_int_eq(mfs_key_load_verify("pkcs11:token=test;object=ec256.sec1.pem;type=private;pin-value=1234",
+					     &k, err, sizeof(err)), -ENOENT);
+	ck_assert_msg(strstr(err, "no public key or certificate on the PKCS#11 token matches"),
+		      "%s", err);
+	ck_assert_int_eq(mfs_key_load_verify("pkcs11:token=test;object=nothing.pem",
+					     &k, err, sizeof(err)), -ENOENT);
+	assert_reason_clean(err);
+	mfs_key_close(priv);
+	mfs_key_close(cert);
+	mfs_key_close(pub);
+
+	/* A module named for the key: the engine, even with the provider
+	 * loaded, and the reason says so. */
+	snprintf(uri, sizeof(uri),
+		 "pkcs11:token=menderfs;object=rsa;type=public;module-path=%s",
+		 p11_module);
+	pub = p11_load_verify(uri);
+	ck_assert_str_eq(mfs_key_backend(pub), "engine");
+	ck_assert_msg(strstr(mfs_key_backend_reason(pub),
+			     "the URI's module-path names the PKCS#11 module, which only the pkcs11 engine loads per key (the provider \"" TEST_PROVIDER "\""),
+		      "reason: %s", mfs_key_backend_reason(pub));
+	p11_verify_check(pub, "rsa2048", "msg.rsa2048.sig", 256);
+	mfs_key_close(pub);
+
+	OSSL_PROVIDER_unload(prov);
+	OSSL_PROVIDER_unload(deflt);
+}
+END_TEST
+
 static Suite *crypto_suite(void)
 {
 	Suite *s = suite_create("crypto");
@@ -1071,6 +1551,7 @@ static Suite *crypto_suite(void)
 	tcase_add_test(tc, test_key_private_ok);
 	tcase_add_test(tc, test_key_private_refused);
 	tcase_add_test(tc, test_key_private_loose_mode);
+	tcase_add_test(tc, test_key_load_verify_path);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("verify");
@@ -1096,6 +1577,13 @@ static Suite *crypto_suite(void)
 	tcase_add_test(tc, test_p11_two_keys);
 	tcase_add_test(tc, test_p11_refused);
 	tcase_add_test(tc, test_p11_wrong_pin);
+	tcase_add_test(tc, test_p11_verify_rsa_env_module);
+	tcase_add_test(tc, test_p11_verify_ec_uri_module_pin);
+	tcase_add_test(tc, test_p11_verify_by_id);
+	tcase_add_test(tc, test_p11_verify_weak);
+	tcase_add_test(tc, test_p11_verify_refused);
+	tcase_add_test(tc, test_p11_backend_choice);
+	tcase_add_test(tc, test_p11_provider_store);
 	suite_add_tcase(s, tc);
 
 	return s;
