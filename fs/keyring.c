@@ -52,12 +52,10 @@ static int keyring_add(struct mfs_keyring *kr, const char *spec, bool conf)
 	else
 		ret = mfs_key_load_verify(spec, &key, err, sizeof(err));
 	if (ret < 0)
-		fprintf(stderr, "menderfs: %s: %s
-", shown ? shown : "key",
+		fprintf(stderr, "menderfs: %s: %s\n", shown ? shown : "key",
 			err);
 	else if (mfs_key_warning(key))
-		fprintf(stderr, "menderfs: warning: %s: %s
-",
+		fprintf(stderr, "menderfs: warning: %s: %s\n",
 			shown ? shown : "key", mfs_key_warning(key));
 	free(shown);
 	if (ret < 0)
