@@ -21,6 +21,10 @@ packages=(
 	zstd xz-utils isal openssl python3 clang libclang-rt-14-dev
 	# man page checks
 	mandoc
+	# contents/: the filesystem and archive readers, and the tools that
+	# make and inspect their test fixtures
+	libext2fs-dev libsquashfs-dev squashfs-tools squashfs-tools-ng bzip2
+	attr libcap2-bin
 )
 bench_packages=(archivemount)
 

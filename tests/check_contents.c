@@ -1,0 +1,786 @@
+/*
+ * contents/ (artifact/contents/contents.h) on images the real tools make
+ * during the test from one source directory: ext4 (mke2fs -d, then
+ * e2fsck -D so large directories are hashed trees), squashfs (mksquashfs)
+ * and tars (GNU tar in pax format with xattrs, plain and through gzip,
+ * xz, zstd and bzip2).  Every entry the reader shows is compared with
+ * the source directory the tools packed (type, mode by SPEC's rule,
+ * owner, size, times, link targets, hard links, device numbers,
+ * xattrs, every byte), and the other way round; statfs with dumpe2fs,
+ * the tar's entries with Python's tarfile.  Damaged and crafted images
+ * (bytes overwritten in the inode table and directory blocks that
+ * dumpe2fs and debugfs locate, a directory loop and a huge symlink made
+ * with debugfs) open, and every file reads or fails cleanly in bounded
+ * time.
+ */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "artifact/contents/contents.h"
+#include "testutil.h"
+
+#define CHUNK (1024 * 1024)
+/* Past this much hole, only the ends of a hole are compared. */
+#define HOLE_SAMPLE (1024 * 1024)
+
+static char *dir;		/* scratch: src/ and the images */
+static char *src;		/* the source directory */
+
+/* What a format keeps, so the comparison asks only for that. */
+struct expect {
+	bool nsec;		/* mtime to the nanosecond */
+	bool xattrs;
+	bool dir_nlink;		/* a directory's link count as on disk */
+	const char *root_extra;	/* a name only the image has at its root */
+	const char *skip;	/* a name only the source has (not packed) */
+};
+
+/* A source over an fd. */
+
+struct fd_source {
+	int fd;
+};
+
+static ssize_t fd_pread(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	struct fd_source *s = ctx;
+	ssize_t n = pread(s->fd, buf, len, (off_t)off);
+
+	return n < 0 ? -errno : n;
+}
+
+struct image {
+	struct fd_source fs;
+	struct mfs_contents_source src;
+	struct mfs_contents *c;
+};
+
+static int image_open(struct image *im, const char *name)
+{
+	struct stat st;
+	char err[256] = "";
+	int ret;
+
+	im->fs.fd = tu_open(dir, name);
+	ck_assert_int_eq(fstat(im->fs.fd, &st), 0);
+	im->src.ctx = &im->fs;
+	im->src.size = (uint64_t)st.st_size;
+	im->src.pread = fd_pread;
+	im->c = NULL;
+	ret = mfs_contents_open(&im->src, MFS_CONTENTS_NONE, &im->c, err,
+				sizeof(err));
+	if (ret < 0)
+		fprintf(stderr, "open %s: %d %s\n", name, ret, err);
+	return ret;
+}
+
+static void image_close(struct image *im)
+{
+	mfs_contents_close(im->c);
+	close(im->fs.fd);
+}
+
+/* Makes the source directory: every kind of entry SPEC names. */
+static void make_source(void)
+{
+	dir = tu_mkdtemp();
+	src = tu_path(dir, "src");
+	tu_sh(dir,
+	      "mkdir -p src/etc/app src/usr/bin src/usr/lib/deep/er/still "
+	      "'src/dir with space' src/ünïcødé src/many && "
+	      "python3 - <<'EOF'\n"
+	      "import random\n"
+	      "for i in range(300):\n"
+	      "    r = random.Random(i)\n"
+	      "    size = r.randrange(0, 48 * 1024) if i %% 60 else (1 + i // 60) * 700 * 1024\n"
+	      "    open('src/usr/lib/f%%03d.bin' %% i, 'wb').write(r.randbytes(size))\n"
+	      "for i in range(1500):\n"
+	      "    open('src/many/entry-with-a-longish-name-%%04d' %% i, 'w').write(str(i))\n"
+	      "open('src/usr/lib/deep/er/still/big.bin', 'wb').write(random.Random(7).randbytes(3 * 1024 * 1024 + 17))\n"
+	      "EOF\n"
+	      "printf 'root:*:19000:0:99999:7:::\\n' > src/etc/shadow && "
+	      "printf 'key = value\\n' > src/etc/app/app.conf && "
+	      "printf '#!/bin/sh\\nexit 0\\n' > src/usr/bin/tool && "
+	      "printf '#!/bin/sh\\nid\\n' > src/usr/bin/suid && "
+	      "printf 'spaces\\n' > 'src/dir with space/a file with spaces.txt' && "
+	      "printf 'utf-8\\n' > 'src/ünïcødé/файл-日本語.txt' && "
+	      ": > src/empty && "
+	      "truncate -s 8M src/sparse && "
+	      "printf 'in the middle' | dd of=src/sparse bs=1 seek=4194304 "
+	      "conv=notrunc status=none && "
+	      "truncate -s 5G src/huge && "
+	      "printf 'past four gigabytes' | dd of=src/huge bs=1 "
+	      "seek=4294979641 conv=notrunc status=none && "
+	      "ln -s ../../etc/shadow src/usr/bin/rel-link && "
+	      "ln -s /etc/passwd src/abs-link && "
+	      "ln -s does/not/exist src/dangling && "
+	      "ln src/usr/bin/tool src/usr/bin/tool-hardlink && "
+	      "mkfifo src/fifo && mknod src/null c 1 3 && "
+	      "mknod src/disk b 8 17 && "
+	      "chown -R 1000:1000 src && chown 0:0 src/etc/shadow && "
+	      "chmod 0600 src/etc/shadow && chmod 0755 src/usr/bin/tool && "
+	      "chmod 04755 src/usr/bin/suid && chmod 0700 src/etc/app && "
+	      "setfattr -n user.comment -v 'hello xattr' src/etc/app/app.conf && "
+	      "setfattr -n user.empty src/empty && "
+	      "setcap cap_net_raw+ep src/usr/bin/tool && "
+	      "find src -exec touch -h -d '2023-01-02 03:04:05.123456789' {} + && "
+	      "touch -h -d '2021-06-07 08:09:10.987654321' src/usr/bin/rel-link "
+	      "src/etc/shadow src/usr/lib");
+}
+
+static void remove_source(void)
+{
+	tu_rmtree(dir);
+	free(src);
+	free(dir);
+}
+
+/* Walking the image by path. */
+
+static int lookup_path(struct mfs_contents *c, const char *path,
+		       uint64_t *node)
+{
+	char *copy = strdup(path), *save = NULL, *part;
+	uint64_t cur = mfs_contents_root(c);
+	int ret = 0;
+
+	for (part = strtok_r(copy, "/", &save); part;
+	     part = strtok_r(NULL, "/", &save)) {
+		ret = mfs_contents_lookup(c, cur, part, &cur);
+		if (ret < 0)
+			break;
+	}
+	free(copy);
+	*node = cur;
+	return ret;
+}
+
+static void compare_xattrs(struct mfs_contents *c, uint64_t node,
+			   const char *path, const char *rel)
+{
+	char want[4096], got[4096];
+	ssize_t wn = llistxattr(path, want, sizeof(want));
+	ssize_t gn = mfs_contents_listxattr(c, node, NULL, 0);
+	size_t count = 0;
+
+	ck_assert_msg(wn >= 0, "llistxattr %s", path);
+	ck_assert_msg(gn >= 0, "%s: listxattr size %zd", rel, gn);
+	ck_assert_int_eq(mfs_contents_listxattr(c, node, got, sizeof(got)), gn);
+	if (gn > 0)
+		ck_assert_int_eq(mfs_contents_listxattr(c, node, got, 1),
+				 -ERANGE);
+	for (ssize_t i = 0; i < wn; i += (ssize_t)strlen(want + i) + 1) {
+		char wv[4096], gv[4096];
+		ssize_t a = lgetxattr(path, want + i, wv, sizeof(wv));
+		ssize_t b = mfs_contents_getxattr(c, node, want + i, gv,
+						  sizeof(gv));
+
+		ck_assert_msg(a == b, "%s: xattr %s: %zd, want %zd", rel,
+			      want + i, b, a);
+		ck_assert_msg(memcmp(wv, gv, (size_t)a) == 0, "%s: xattr %s",
+			      rel, want + i);
+		ck_assert_int_eq(mfs_contents_getxattr(c, node, want + i, NULL,
+						       0), a);
+		count++;
+	}
+	for (ssize_t i = 0; i < gn; i += (ssize_t)strlen(got + i) + 1)
+		count--;
+	ck_assert_msg(count == 0, "%s: other xattrs than the source's", rel);
+	ck_assert_int_eq(mfs_contents_getxattr(c, node, "user.not-there", got,
+					       sizeof(got)), -ENODATA);
+}
+
+static void compare_range(struct mfs_contents *c, uint64_t node, int fd,
+			  const char *rel, uint64_t off, uint64_t len,
+			  uint8_t *a, uint8_t *b)
+{
+	while (len) {
+		size_t n = len < CHUNK ? (size_t)len : CHUNK;
+		ssize_t want = pread(fd, a, n, (off_t)off);
+		ssize_t got = mfs_contents_read(c, node, b, n, off);
+
+		ck_assert_msg(got == want, "%s: read at %llu: %zd, want %zd",
+			      rel, (unsigned long long)off, got, want);
+		ck_assert_msg(memcmp(a, b, n) == 0, "%s: bytes differ at %llu",
+			      rel, (unsigned long long)off);
+		off += n;
+		len -= n;
+	}
+}
+
+/* Every byte of the data the source holds, and of holes their ends:
+ * the source says where its data and holes lie (SEEK_DATA). */
+static void compare_content(struct mfs_contents *c, uint64_t node,
+			    const char *path, const char *rel, uint64_t size)
+{
+	int fd = open(path, O_RDONLY);
+	uint8_t *a = malloc(CHUNK), *b = malloc(CHUNK);
+	uint64_t pos = 0;
+
+	ck_assert(fd >= 0 && a && b);
+	while (pos < size) {
+		off_t data = lseek(fd, (off_t)pos, SEEK_DATA);
+		off_t hole;
+
+		if (data < 0)
+			data = (off_t)size;
+		if ((uint64_t)data > pos) {
+			uint64_t h = (uint64_t)data - pos;
+
+			if (h <= 2 * HOLE_SAMPLE) {
+				compare_range(c, node, fd, rel, pos, h, a, b);
+			} else {
+				compare_range(c, node, fd, rel, pos,
+					      HOLE_SAMPLE, a, b);
+				compare_range(c, node, fd, rel,
+					      (uint64_t)data - HOLE_SAMPLE,
+					      HOLE_SAMPLE, a, b);
+			}
+		}
+		if ((uint64_t)data >= size)
+			break;
+		hole = lseek(fd, data, SEEK_HOLE);
+		ck_assert(hole > data);
+		compare_range(c, node, fd, rel, (uint64_t)data,
+			      (uint64_t)(hole - data), a, b);
+		pos = (uint64_t)hole;
+	}
+	/* At and past the end. */
+	ck_assert_int_eq(mfs_contents_read(c, node, b, 16, size), 0);
+	ck_assert_int_eq(mfs_contents_read(c, node, b, 16, size + 4096), 0);
+	free(a);
+	free(b);
+	close(fd);
+}
+
+static void compare_entry(struct mfs_contents *c, const struct expect *x,
+			  const char *rel, uint64_t node, const struct stat *want)
+{
+	char *path = tu_path(src, rel);
+	struct stat got;
+	mode_t mode;
+
+	ck_assert_msg(mfs_contents_getattr(c, node, &got) == 0, "%s", rel);
+	mode = want->st_mode & ~(mode_t)0222;
+	ck_assert_msg(got.st_mode == mode, "%s: mode %o, want %o", rel,
+		      got.st_mode, mode);
+	ck_assert_msg(got.st_uid == want->st_uid && got.st_gid == want->st_gid,
+		      "%s: owner %u:%u, want %u:%u", rel, got.st_uid,
+		      got.st_gid, want->st_uid, want->st_gid);
+	ck_assert_uint_eq(got.st_ino, node);
+	ck_assert_msg(got.st_mtim.tv_sec == want->st_mtim.tv_sec, "%s: mtime",
+		      rel);
+	if (x->nsec)
+		ck_assert_msg(got.st_mtim.tv_nsec == want->st_mtim.tv_nsec,
+			      "%s: mtime ns %ld, want %ld", rel,
+			      got.st_mtim.tv_nsec, want->st_mtim.tv_nsec);
+	if (!S_ISDIR(want->st_mode) || x->dir_nlink)
+		ck_assert_msg(got.st_nlink == want->st_nlink,
+			      "%s: nlink %lu, want %lu", rel,
+			      (unsigned long)got.st_nlink,
+			      (unsigned long)want->st_nlink);
+	if (S_ISCHR(want->st_mode) || S_ISBLK(want->st_mode))
+		ck_assert_msg(got.st_rdev == want->st_rdev, "%s: rdev", rel);
+	if (S_ISREG(want->st_mode) || S_ISLNK(want->st_mode))
+		ck_assert_msg(got.st_size == want->st_size,
+			      "%s: size %lld, want %lld", rel,
+			      (long long)got.st_size, (long long)want->st_size);
+	if (S_ISLNK(want->st_mode)) {
+		char a[PATH_MAX], b[PATH_MAX];
+		ssize_t n = readlink(path, a, sizeof(a));
+
+		ck_assert(n > 0);
+		ck_assert_int_eq(mfs_contents_readlink(c, node, b, sizeof(b)),
+				 n);
+		ck_assert_msg(memcmp(a, b, (size_t)n) == 0 && b[n] == '\0',
+			      "%s: target", rel);
+		ck_assert_int_eq(mfs_contents_readlink(c, node, b, (size_t)n),
+				 -ENAMETOOLONG);
+	} else {
+		char b[16];
+
+		ck_assert_int_eq(mfs_contents_readlink(c, node, b, sizeof(b)),
+				 -EINVAL);
+	}
+	if (S_ISREG(want->st_mode))
+		compare_content(c, node, path, rel, (uint64_t)want->st_size);
+	else if (S_ISDIR(want->st_mode))
+		ck_assert_int_eq(mfs_contents_read(c, node, path, 1, 0),
+				 -EISDIR);
+	if (x->xattrs)
+		compare_xattrs(c, node, path, rel);
+	free(path);
+}
+
+/* Both ways: every source entry is in the image and matches; every
+ * entry the image lists is in the source.  Returns the entries met. */
+static size_t compare_dir(struct mfs_contents *c, const struct expect *x,
+			  const char *rel, uint64_t node)
+{
+	char *path = tu_path(src, rel);
+	DIR *d = opendir(path);
+	struct dirent *de;
+	size_t seen = 0, listed = 0;
+	char name[NAME_MAX + 1];
+	uint64_t child;
+	mode_t type;
+	int ret;
+
+	ck_assert_msg(d != NULL, "opendir %s", path);
+	while ((de = readdir(d))) {
+		char *crel, *cpath;
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (x->skip && !rel[1] && !strcmp(de->d_name, x->skip))
+			continue;
+		ck_assert(asprintf(&crel, "%s/%s", rel, de->d_name) > 0);
+		cpath = tu_path(src, crel);
+		ck_assert_int_eq(lstat(cpath, &st), 0);
+		ret = mfs_contents_lookup(c, node, de->d_name, &child);
+		ck_assert_msg(ret == 0, "%s: lookup %d", crel, ret);
+		compare_entry(c, x, crel, child, &st);
+		seen++;
+		if (S_ISDIR(st.st_mode))
+			seen += compare_dir(c, x, crel, child);
+		free(cpath);
+		free(crel);
+	}
+	closedir(d);
+	for (size_t i = 0;; i++) {
+		char *cpath;
+		struct stat st;
+
+		ret = mfs_contents_readdir(c, node, i, name, &child, &type);
+		ck_assert_int_ge(ret, 0);
+		if (ret == 0)
+			break;
+		if (x->root_extra && !rel[1] && !strcmp(name, x->root_extra))
+			continue;
+		ck_assert(asprintf(&cpath, "%s/%s", path, name) > 0);
+		ck_assert_msg(lstat(cpath, &st) == 0, "%s only in the image",
+			      cpath);
+		ck_assert_msg(type == (st.st_mode & S_IFMT), "%s: type %o",
+			      cpath, type);
+		free(cpath);
+		listed++;
+	}
+	ck_assert_int_eq(mfs_contents_lookup(c, node, "not-there", &child),
+			 -ENOENT);
+	free(path);
+	(void)listed;
+	return seen;
+}
+
+static void compare_image(const char *name, const struct expect *x)
+{
+	struct image im;
+	struct stat st;
+	uint64_t a, b;
+	int ret;
+
+	ret = image_open(&im, name);
+	ck_assert_int_eq(ret, 0);
+	ck_assert_uint_gt(compare_dir(im.c, x, "/", mfs_contents_root(im.c)),
+			  1800);
+	/* The hard-link pair is one node, counted twice. */
+	ck_assert_int_eq(lookup_path(im.c, "usr/bin/tool", &a), 0);
+	ck_assert_int_eq(lookup_path(im.c, "usr/bin/tool-hardlink", &b), 0);
+	ck_assert_uint_eq(a, b);
+	ck_assert_int_eq(mfs_contents_getattr(im.c, a, &st), 0);
+	ck_assert_uint_eq(st.st_nlink, 2);
+	/* Not a directory. */
+	ck_assert_int_eq(mfs_contents_lookup(im.c, a, "x", &b), -ENOTDIR);
+	image_close(&im);
+}
+
+/* ext4 */
+
+static void make_ext4(void)
+{
+	make_source();
+	/* mke2fs copies the tree; e2fsck -D then indexes the directories
+	 * of more than a block (exit 1: it changed the filesystem). */
+	tu_sh(dir, "mke2fs -q -F -t ext4 -b 4096 -I 256 -d src rootfs.ext4 "
+		   "160M && { e2fsck -fyD rootfs.ext4 >/dev/null 2>&1 || "
+		   "[ $? -eq 1 ]; } && "
+		   "debugfs -R 'htree_dump /many' rootfs.ext4 2>/dev/null | "
+		   "grep -q 'Number of entries'");
+}
+
+START_TEST(test_ext4_probe)
+{
+	struct image im;
+
+	ck_assert_int_eq(image_open(&im, "rootfs.ext4"), 0);
+	ck_assert_int_eq(mfs_contents_kind(im.c), MFS_CONTENTS_EXT);
+	ck_assert_int_eq(mfs_contents_probe(&im.src), MFS_CONTENTS_EXT);
+	image_close(&im);
+}
+END_TEST
+
+START_TEST(test_ext4_entries)
+{
+	/* mke2fs -d copies seconds only: the nanoseconds are checked
+	 * against debugfs below. */
+	static const struct expect x = {
+		.xattrs = true, .dir_nlink = true, .root_extra = "lost+found",
+	};
+
+	compare_image("rootfs.ext4", &x);
+}
+END_TEST
+
+/* dumpe2fs -h's value of a field. */
+static unsigned long long dumpe2fs_field(const char *image, const char *key)
+{
+	char *out = tu_path(dir, "field.txt");
+	unsigned long long v = 0;
+	uint8_t *text;
+	size_t len;
+
+	tu_sh(dir, "dumpe2fs -h %s 2>/dev/null | sed -n 's/^%s: *//p' "
+		   "> field.txt", image, key);
+	text = tu_read_file(dir, "field.txt", &len);
+	ck_assert_msg(len > 0, "dumpe2fs has no %s", key);
+	v = strtoull((char *)text, NULL, 10);
+	free(text);
+	free(out);
+	return v;
+}
+
+START_TEST(test_ext4_statfs)
+{
+	struct image im;
+	struct statvfs st;
+
+	ck_assert_int_eq(image_open(&im, "rootfs.ext4"), 0);
+	ck_assert_int_eq(mfs_contents_statfs(im.c, &st), 0);
+	ck_assert_uint_eq(st.f_bsize, dumpe2fs_field("rootfs.ext4",
+						      "Block size"));
+	ck_assert_uint_eq(st.f_blocks, dumpe2fs_field("rootfs.ext4",
+						       "Block count"));
+	ck_assert_uint_eq(st.f_bfree, dumpe2fs_field("rootfs.ext4",
+						      "Free blocks"));
+	ck_assert_uint_eq(st.f_files, dumpe2fs_field("rootfs.ext4",
+						      "Inode count"));
+	ck_assert_uint_eq(st.f_ffree, dumpe2fs_field("rootfs.ext4",
+						      "Free inodes"));
+	ck_assert(st.f_flag & ST_RDONLY);
+	image_close(&im);
+}
+END_TEST
+
+/* The inode numbers are debugfs's. */
+START_TEST(test_ext4_inode_numbers)
+{
+	struct image im;
+	uint64_t node;
+	uint8_t *text;
+	size_t len;
+
+	tu_sh(dir, "debugfs -R 'stat /usr/bin/tool' rootfs.ext4 2>/dev/null |"
+		   " sed -n 's/^Inode: *\\([0-9]*\\).*/\\1/p' > ino.txt");
+	text = tu_read_file(dir, "ino.txt", &len);
+	ck_assert_int_eq(image_open(&im, "rootfs.ext4"), 0);
+	ck_assert_int_eq(lookup_path(im.c, "usr/bin/tool", &node), 0);
+	ck_assert_uint_eq(node, strtoull((char *)text, NULL, 10));
+	ck_assert_uint_eq(mfs_contents_root(im.c), 2);
+	free(text);
+	image_close(&im);
+}
+END_TEST
+
+/* Many readers at once get the right bytes. */
+
+struct reader_arg {
+	struct mfs_contents *c;
+	int which;
+	int failures;
+};
+
+static void *reader_main(void *p)
+{
+	struct reader_arg *r = p;
+	char rel[64], *path;
+	uint8_t *a = malloc(65536), *b = malloc(65536);
+	uint64_t node;
+
+	for (int i = r->which; i < 300; i += 4) {
+		int fd;
+		ssize_t n, m;
+
+		snprintf(rel, sizeof(rel), "usr/lib/f%03d.bin", i);
+		path = tu_path(src, rel);
+		fd = open(path, O_RDONLY);
+		if (fd < 0 || lookup_path(r->c, rel, &node) < 0) {
+			r->failures++;
+		} else {
+			for (uint64_t off = 0;; off += 65536) {
+				n = pread(fd, a, 65536, (off_t)off);
+				m = mfs_contents_read(r->c, node, b, 65536,
+						      off);
+				if (n != m || (n > 0 &&
+					       memcmp(a, b, (size_t)n))) {
+					r->failures++;
+					break;
+				}
+				if (n <= 0)
+					break;
+			}
+		}
+		if (fd >= 0)
+			close(fd);
+		free(path);
+	}
+	free(a);
+	free(b);
+	return NULL;
+}
+
+static void parallel_readers(const char *image)
+{
+	struct reader_arg args[4];
+	pthread_t t[4];
+	struct image im;
+
+	ck_assert_int_eq(image_open(&im, image), 0);
+	for (int i = 0; i < 4; i++) {
+		args[i] = (struct reader_arg){ .c = im.c, .which = i };
+		ck_assert_int_eq(pthread_create(&t[i], NULL, reader_main,
+						&args[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(args[i].failures, 0);
+	}
+	image_close(&im);
+}
+
+START_TEST(test_ext4_parallel)
+{
+	parallel_readers("rootfs.ext4");
+}
+END_TEST
+
+/* Damaged and crafted images: every call returns, with a clean errno. */
+
+static bool clean_error(long ret)
+{
+	return ret >= 0 || ret == -EIO || ret == -ENOENT || ret == -ENOTDIR ||
+	       ret == -EINVAL || ret == -EISDIR || ret == -ENODATA ||
+	       ret == -ENAMETOOLONG || ret == -ERANGE || ret == -ENOMEM;
+}
+
+struct survey {
+	size_t nodes, files, read_ok, read_failed;
+	uint8_t *buf;
+};
+
+/* Visits everything reachable (depth and count bounded: a loop in a
+ * damaged tree must not make the test itself run forever), reading every
+ * file whole and asking every other question once. */
+static void survey_dir(struct mfs_contents *c, uint64_t node, int depth,
+		       struct survey *s)
+{
+	char name[NAME_MAX + 1];
+	uint64_t child;
+	mode_t type;
+	int ret;
+
+	if (depth > 32)
+		return;
+	for (size_t i = 0; s->nodes < 20000; i++) {
+		struct stat st;
+		char link[MFS_CONTENTS_LINK_MAX];
+		char xl[4096];
+		uint64_t again;
+		long r;
+
+		ret = mfs_contents_readdir(c, node, i, name, &child, &type);
+		ck_assert_msg(clean_error(ret), "readdir: %d", ret);
+		if (ret <= 0)
+			break;
+		s->nodes++;
+		r = mfs_contents_lookup(c, node, name, &again);
+		ck_assert_msg(clean_error(r), "lookup %s: %ld", name, r);
+		r = mfs_contents_getattr(c, child, &st);
+		ck_assert_msg(clean_error(r), "getattr %s: %ld", name, r);
+		r = mfs_contents_readlink(c, child, link, sizeof(link));
+		ck_assert_msg(clean_error(r), "readlink %s: %ld", name, r);
+		r = mfs_contents_listxattr(c, child, xl, sizeof(xl));
+		ck_assert_msg(clean_error(r), "listxattr %s: %ld", name, r);
+		r = mfs_contents_getxattr(c, child, "user.comment", xl,
+					  sizeof(xl));
+		ck_assert_msg(clean_error(r), "getxattr %s: %ld", name, r);
+		if (type == S_IFDIR) {
+			survey_dir(c, child, depth + 1, s);
+		} else if (type == S_IFREG) {
+			s->files++;
+			for (uint64_t off = 0; off < 64 * TU_MIB;
+			     off += CHUNK) {
+				r = mfs_contents_read(c, child, s->buf, CHUNK,
+						      off);
+				ck_assert_msg(clean_error(r), "read %s: %ld",
+					      name, r);
+				if (r < 0)
+					s->read_failed++;
+				if (r <= 0)
+					break;
+				if (r < CHUNK) {
+					s->read_ok++;
+					break;
+				}
+			}
+		}
+	}
+}
+
+static void survey_image(const char *name, struct survey *s, double limit)
+{
+	struct image im;
+	struct statvfs sv;
+	double t0 = tu_now();
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->buf = malloc(CHUNK);
+	ret = image_open(&im, name);
+	ck_assert_msg(ret == 0 || ret == -EINVAL || ret == -EIO,
+		      "open: %d", ret);
+	if (ret == 0) {
+		ck_assert_int_eq(mfs_contents_statfs(im.c, &sv), 0);
+		survey_dir(im.c, mfs_contents_root(im.c), 0, s);
+		image_close(&im);
+	} else {
+		close(im.fs.fd);
+	}
+	free(s->buf);
+	ck_assert_msg(tu_now() - t0 < limit, "%s: %.1f s", name,
+		      tu_now() - t0);
+}
+
+START_TEST(test_ext4_damaged)
+{
+	struct survey s;
+
+	/* Random bytes over a stretch of the first group's inode table and
+	 * over the blocks of three directories. */
+	tu_sh(dir, "cp rootfs.ext4 damaged.ext4 && "
+		   "it=$(dumpe2fs damaged.ext4 2>/dev/null | "
+		   "sed -n 's/^ *Inode table at \\([0-9]*\\)-.*/\\1/p' | "
+		   "head -1) && "
+		   "dd if=/dev/urandom of=damaged.ext4 bs=4096 seek=$((it + 1))"
+		   " count=3 conv=notrunc status=none && "
+		   "for d in /usr/lib /many /usr/lib/deep/er; do "
+		   "for b in $(debugfs -R \"blocks $d\" damaged.ext4 "
+		   "2>/dev/null | tr ' ' '\\n' | head -2); do "
+		   "dd if=/dev/urandom of=damaged.ext4 bs=4096 seek=$b "
+		   "count=1 conv=notrunc status=none; done; done");
+	survey_image("damaged.ext4", &s, 60);
+	/* What the damage spared is still there. */
+	ck_assert_uint_gt(s.read_ok, 3);
+}
+END_TEST
+
+START_TEST(test_ext4_crafted)
+{
+	struct image im;
+	struct survey s;
+	uint64_t node, top, loop;
+	char buf[MFS_CONTENTS_LINK_MAX];
+
+	/* A directory entry back to an ancestor, a symlink claiming a
+	 * gigabyte, a file claiming 2^46 bytes. */
+	tu_sh(dir, "cp rootfs.ext4 crafted.ext4 && "
+		   "debugfs -w -R 'ln /usr /usr/lib/deep/back' crafted.ext4 "
+		   ">/dev/null 2>&1 && "
+		   "debugfs -w -R 'sif /usr/bin/rel-link size 1000000000' "
+		   "crafted.ext4 >/dev/null 2>&1 && "
+		   "debugfs -w -R 'sif /empty size 0x400000000000' "
+		   "crafted.ext4 >/dev/null 2>&1");
+	ck_assert_int_eq(image_open(&im, "crafted.ext4"), 0);
+	ck_assert_int_eq(lookup_path(im.c, "usr", &top), 0);
+	ck_assert_int_eq(lookup_path(im.c, "usr/lib/deep/back/lib/deep/back/"
+					   "lib/deep/back", &loop), 0);
+	ck_assert_uint_eq(top, loop);
+	ck_assert_int_eq(lookup_path(im.c, "usr/bin/rel-link", &node), 0);
+	ck_assert_int_eq(mfs_contents_readlink(im.c, node, buf, sizeof(buf)),
+			 -EIO);
+	ck_assert_int_eq(lookup_path(im.c, "empty", &node), 0);
+	memset(buf, 1, sizeof(buf));
+	ck_assert_int_eq(mfs_contents_read(im.c, node, buf, 16,
+					   0x3fffffff0000ull), 16);
+	ck_assert(buf[0] == 0 && buf[15] == 0);
+	image_close(&im);
+	survey_image("crafted.ext4", &s, 60);
+}
+END_TEST
+
+/* Not an image at all. */
+START_TEST(test_probe_none)
+{
+	struct image im;
+	char err[128];
+
+	tu_sh(dir, "head -c 100000 /dev/urandom > random.bin && "
+		   "gzip -c src/etc/app/app.conf > conf.gz && : > zero.bin");
+	for (int i = 0; i < 3; i++) {
+		const char *n[] = { "random.bin", "conf.gz", "zero.bin" };
+		struct stat st;
+
+		im.fs.fd = tu_open(dir, n[i]);
+		ck_assert_int_eq(fstat(im.fs.fd, &st), 0);
+		im.src = (struct mfs_contents_source){ &im.fs,
+			(uint64_t)st.st_size, fd_pread };
+		ck_assert_int_eq(mfs_contents_probe(&im.src),
+				 MFS_CONTENTS_NONE);
+		ck_assert_int_eq(mfs_contents_open(&im.src, MFS_CONTENTS_NONE,
+						   &im.c, err, sizeof(err)),
+				 -EINVAL);
+		close(im.fs.fd);
+	}
+}
+END_TEST
+
+static Suite *contents_suite(void)
+{
+	Suite *s = suite_create("contents");
+	TCase *tc = tcase_create("ext4");
+
+	tcase_add_unchecked_fixture(tc, make_ext4, remove_source);
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, test_ext4_probe);
+	tcase_add_test(tc, test_ext4_entries);
+	tcase_add_test(tc, test_ext4_statfs);
+	tcase_add_test(tc, test_ext4_inode_numbers);
+	tcase_add_test(tc, test_ext4_parallel);
+	tcase_add_test(tc, test_ext4_damaged);
+	tcase_add_test(tc, test_ext4_crafted);
+	tcase_add_test(tc, test_probe_none);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(contents_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
