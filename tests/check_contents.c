@@ -503,6 +503,45 @@ START_TEST(test_ext4_inode_numbers)
 }
 END_TEST
 
+/* Nanoseconds and the epoch bits past 2038, set with debugfs and read
+ * back as debugfs prints them (its date string, in UTC, gives the
+ * seconds; the extra field's upper 30 bits the nanoseconds). */
+START_TEST(test_ext4_times)
+{
+	struct image im;
+	struct stat st;
+	uint64_t node;
+	long long secs, nsec;
+	uint8_t *text;
+	size_t len;
+
+	tu_sh(dir, "cp rootfs.ext4 times.ext4 && "
+		   "debugfs -w -R 'sif /etc/shadow mtime_extra 0x1d6f3455' "
+		   "times.ext4 >/dev/null 2>&1 && "
+		   "debugfs -w -R 'sif /etc/shadow atime_extra 0xee6b2800' "
+		   "times.ext4 >/dev/null 2>&1 && "
+		   "line=$(TZ=UTC debugfs -R 'stat /etc/shadow' times.ext4 "
+		   "2>/dev/null | grep '^ mtime:') && "
+		   "extra=$(echo \"$line\" | sed 's/.*0x[0-9a-f]*:\\([0-9a-f]*\\) .*/\\1/') && "
+		   "when=$(echo \"$line\" | sed 's/.* -- //') && "
+		   "echo $(TZ=UTC date -d \"$when\" +%%s) "
+		   "$(( 0x$extra >> 2 )) > times.txt");
+	text = tu_read_file(dir, "times.txt", &len);
+	ck_assert_int_eq(sscanf((char *)text, "%lld %lld", &secs, &nsec), 2);
+	ck_assert_int_eq(nsec, 123456789);
+	ck_assert_int_gt(secs, 1LL << 32);
+	ck_assert_int_eq(image_open(&im, "times.ext4"), 0);
+	ck_assert_int_eq(lookup_path(im.c, "etc/shadow", &node), 0);
+	ck_assert_int_eq(mfs_contents_getattr(im.c, node, &st), 0);
+	ck_assert_int_eq(st.st_mtim.tv_sec, secs);
+	ck_assert_int_eq(st.st_mtim.tv_nsec, nsec);
+	/* Nanoseconds past a second (a crafted field) are not served. */
+	ck_assert_int_lt(st.st_atim.tv_nsec, 1000000000);
+	free(text);
+	image_close(&im);
+}
+END_TEST
+
 /* Many readers at once get the right bytes. */
 
 struct reader_arg {
@@ -766,6 +805,7 @@ static Suite *contents_suite(void)
 	tcase_add_test(tc, test_ext4_entries);
 	tcase_add_test(tc, test_ext4_statfs);
 	tcase_add_test(tc, test_ext4_inode_numbers);
+	tcase_add_test(tc, test_ext4_times);
 	tcase_add_test(tc, test_ext4_parallel);
 	tcase_add_test(tc, test_ext4_damaged);
 	tcase_add_test(tc, test_ext4_crafted);
