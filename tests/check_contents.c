@@ -768,6 +768,228 @@ START_TEST(test_ext4_crafted)
 }
 END_TEST
 
+/* Tars */
+
+static void make_tars(void)
+{
+	make_source();
+	/* pax keeps nanoseconds and xattrs; --sparse stores the holes of
+	 * sparse and huge as a sparse map. */
+	tu_sh(dir, "tar --xattrs --xattrs-include='*' --format=pax --sparse "
+		   "--numeric-owner -cf rootfs.tar -C src . && "
+		   "gzip -n -c rootfs.tar > rootfs.tar.gz && "
+		   "xz -T1 -c rootfs.tar > rootfs.tar.xz && "
+		   "zstd -q -c rootfs.tar > rootfs.tar.zst && "
+		   "bzip2 -c rootfs.tar > rootfs.tar.bz2 && "
+		   "python3 - <<'EOF'\n"
+		   "import tarfile\n"
+		   "out = open('tarfile.txt', 'w')\n"
+		   "for m in tarfile.open('rootfs.tar'):\n"
+		   "    name = m.name[2:] if m.name.startswith('./') else m.name\n"
+		   "    if name in ('', '.'):\n"
+		   "        continue\n"
+		   "    t = 'h' if m.islnk() else 'l' if m.issym() else 'd' if m.isdir() else 'f' if m.isfile() else 'c' if m.ischr() else 'b' if m.isblk() else 'p' if m.isfifo() else '?'\n"
+		   "    mt = m.pax_headers.get('mtime', str(int(m.mtime)))\n"
+		   "    sec, _, ns = mt.partition('.')\n"
+		   "    ns = int((ns + '000000000')[:9])\n"
+		   "    link = m.linkname[2:] if m.islnk() and m.linkname.startswith('./') else m.linkname\n"
+		   "    xs = [(k[len('SCHILY.xattr.'):], v) for k, v in m.pax_headers.items() if k.startswith('SCHILY.xattr.')]\n"
+		   "    enc = lambda v: v.encode('utf-8', 'surrogateescape').hex() or '-'\n"
+		   "    f = [enc(name), t, '%%o' %% m.mode, str(m.uid), str(m.gid), str(m.size), sec, str(ns), enc(link), str(len(xs))]\n"
+		   "    for k, v in xs:\n"
+		   "        f += [enc(k), enc(v)]\n"
+		   "    out.write(' '.join(f) + '\\n')\n"
+		   "EOF\n");
+}
+
+static size_t unhex(const char *h, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	if (!strcmp(h, "-")) {
+		out[0] = '\0';
+		return 0;
+	}
+	for (; h[0] && h[1] && n + 1 < cap; h += 2) {
+		unsigned v;
+
+		ck_assert_int_eq(sscanf(h, "%2x", &v), 1);
+		out[n++] = (char)v;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* Every member Python's tarfile lists is there with tarfile's type,
+ * mode (less the write bits), owner, size, mtime, link and xattrs. */
+static void compare_tarfile(const char *image)
+{
+	FILE *f;
+	char *path = tu_path(dir, "tarfile.txt"), line[65536];
+	struct image im;
+	size_t members = 0;
+
+	ck_assert_int_eq(image_open(&im, image), 0);
+	f = fopen(path, "r");
+	ck_assert(f != NULL);
+	while (fgets(line, sizeof(line), f)) {
+		char *save = NULL, *tok[64];
+		char name[PATH_MAX], link[PATH_MAX];
+		int ntok = 0;
+		uint64_t node, other;
+		struct stat st;
+		mode_t mode;
+
+		for (char *t = strtok_r(line, " \n", &save); t && ntok < 64;
+		     t = strtok_r(NULL, " \n", &save))
+			tok[ntok++] = t;
+		ck_assert_int_ge(ntok, 10);
+		unhex(tok[0], name, sizeof(name));
+		unhex(tok[8], link, sizeof(link));
+		ck_assert_msg(lookup_path(im.c, name, &node) == 0, "%s", name);
+		ck_assert_int_eq(mfs_contents_getattr(im.c, node, &st), 0);
+		members++;
+		if (tok[1][0] == 'h') {
+			ck_assert_int_eq(lookup_path(im.c, link, &other), 0);
+			ck_assert_uint_eq(node, other);
+			continue;
+		}
+		mode = (mode_t)strtoul(tok[2], NULL, 8) & ~(mode_t)0222;
+		ck_assert_msg((st.st_mode & 07777) == mode, "%s: mode %o", name,
+			      st.st_mode);
+		switch (tok[1][0]) {
+		case 'f': ck_assert(S_ISREG(st.st_mode)); break;
+		case 'd': ck_assert(S_ISDIR(st.st_mode)); break;
+		case 'l': ck_assert(S_ISLNK(st.st_mode)); break;
+		case 'c': ck_assert(S_ISCHR(st.st_mode)); break;
+		case 'b': ck_assert(S_ISBLK(st.st_mode)); break;
+		case 'p': ck_assert(S_ISFIFO(st.st_mode)); break;
+		default: ck_abort_msg("%s: type %s", name, tok[1]);
+		}
+		ck_assert_uint_eq(st.st_uid, strtoul(tok[3], NULL, 10));
+		ck_assert_uint_eq(st.st_gid, strtoul(tok[4], NULL, 10));
+		if (tok[1][0] == 'f')
+			ck_assert_uint_eq((uint64_t)st.st_size,
+					  strtoull(tok[5], NULL, 10));
+		ck_assert_int_eq(st.st_mtim.tv_sec, strtoll(tok[6], NULL, 10));
+		ck_assert_int_eq(st.st_mtim.tv_nsec, strtol(tok[7], NULL, 10));
+		if (tok[1][0] == 'l') {
+			char got[PATH_MAX];
+
+			ck_assert_int_eq(mfs_contents_readlink(im.c, node, got,
+							       sizeof(got)),
+					 (long)strlen(link));
+			ck_assert_str_eq(got, link);
+		}
+		ck_assert_int_eq(ntok, 10 + 2 * atoi(tok[9]));
+		for (int i = 0; i < atoi(tok[9]); i++) {
+			char xn[256], xv[4096], got[4096];
+			size_t vl;
+
+			unhex(tok[10 + 2 * i], xn, sizeof(xn));
+			vl = unhex(tok[11 + 2 * i], xv, sizeof(xv));
+			ck_assert_int_eq(mfs_contents_getxattr(im.c, node, xn,
+							       got,
+							       sizeof(got)),
+					 (long)vl);
+			ck_assert(memcmp(got, xv, vl) == 0);
+		}
+	}
+	fclose(f);
+	ck_assert_uint_gt(members, 1800);
+	free(path);
+	image_close(&im);
+}
+
+static const struct expect tar_expect = { .nsec = true, .xattrs = true };
+
+START_TEST(test_tar_entries)
+{
+	static const char *const names[] = {
+		"rootfs.tar", "rootfs.tar.gz", "rootfs.tar.xz",
+		"rootfs.tar.zst", "rootfs.tar.bz2",
+	};
+	struct image im;
+
+	ck_assert_int_eq(image_open(&im, names[_i]), 0);
+	ck_assert_int_eq(mfs_contents_kind(im.c), MFS_CONTENTS_TAR);
+	image_close(&im);
+	compare_image(names[_i], &tar_expect);
+	compare_tarfile(names[_i]);
+}
+END_TEST
+
+START_TEST(test_tar_parallel)
+{
+	parallel_readers("rootfs.tar");
+	parallel_readers("rootfs.tar.gz");
+}
+END_TEST
+
+/* A tar cut short shows the members before the cut; one damaged in its
+ * compressed data reads what it can. */
+START_TEST(test_tar_damaged)
+{
+	struct survey s;
+
+	tu_sh(dir, "head -c 3000000 rootfs.tar > cut.tar && "
+		   "head -c 3000000 rootfs.tar.gz > cut.tar.gz && "
+		   "cp rootfs.tar.xz bad.tar.xz && "
+		   "dd if=/dev/urandom of=bad.tar.xz bs=1 seek=2000000 "
+		   "count=64 conv=notrunc status=none");
+	survey_image("cut.tar", &s, 60);
+	ck_assert_uint_gt(s.read_ok, 3);
+	survey_image("cut.tar.gz", &s, 60);
+	ck_assert_uint_gt(s.read_ok, 3);
+	survey_image("bad.tar.xz", &s, 60);
+}
+END_TEST
+
+/* Names that climb out, absolute names, and a hard link to nothing. */
+START_TEST(test_tar_names)
+{
+	struct image im;
+	uint64_t node;
+	char buf[64];
+
+	tu_sh(dir, "mkdir -p names && cd names && printf 'a' > a && "
+		   "python3 - <<'EOF'\n"
+		   "import tarfile, io\n"
+		   "t = tarfile.open('../names.tar', 'w', format=tarfile.GNU_FORMAT)\n"
+		   "def add(name, data=b'x', **kw):\n"
+		   "    i = tarfile.TarInfo(name)\n"
+		   "    i.size = len(data)\n"
+		   "    for k, v in kw.items(): setattr(i, k, v)\n"
+		   "    t.addfile(i, io.BytesIO(data) if i.isfile() else None)\n"
+		   "add('../escape')\n"
+		   "add('a/../../escape2')\n"
+		   "add('/abs/file', b'abs')\n"
+		   "add('./dot/./file', b'dot')\n"
+		   "add('twice', b'first')\n"
+		   "add('twice', b'second!')\n"
+		   "add('ghost', type=tarfile.LNKTYPE, linkname='nowhere')\n"
+		   "add('lnk', type=tarfile.SYMTYPE, linkname='x' * 5000)\n"
+		   "t.close()\n"
+		   "EOF\n");
+	ck_assert_int_eq(image_open(&im, "names.tar"), 0);
+	ck_assert_int_eq(lookup_path(im.c, "escape", &node), -ENOENT);
+	ck_assert_int_eq(lookup_path(im.c, "escape2", &node), -ENOENT);
+	ck_assert_int_eq(lookup_path(im.c, "ghost", &node), -ENOENT);
+	ck_assert_int_eq(lookup_path(im.c, "abs/file", &node), 0);
+	ck_assert_int_eq(mfs_contents_read(im.c, node, buf, sizeof(buf), 0),
+			 3);
+	ck_assert_int_eq(lookup_path(im.c, "dot/file", &node), 0);
+	/* A later member of one name replaces the earlier, as tar -x. */
+	ck_assert_int_eq(lookup_path(im.c, "twice", &node), 0);
+	ck_assert_int_eq(mfs_contents_read(im.c, node, buf, sizeof(buf), 0),
+			 7);
+	ck_assert_int_eq(lookup_path(im.c, "lnk", &node), 0);
+	ck_assert_int_eq(mfs_contents_readlink(im.c, node, buf, sizeof(buf)),
+			 -EIO);
+	image_close(&im);
+}
+END_TEST
+
 /* Not an image at all. */
 START_TEST(test_probe_none)
 {
@@ -810,6 +1032,15 @@ static Suite *contents_suite(void)
 	tcase_add_test(tc, test_ext4_damaged);
 	tcase_add_test(tc, test_ext4_crafted);
 	tcase_add_test(tc, test_probe_none);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tar");
+	tcase_add_unchecked_fixture(tc, make_tars, remove_source);
+	tcase_set_timeout(tc, 600);
+	tcase_add_loop_test(tc, test_tar_entries, 0, 5);
+	tcase_add_test(tc, test_tar_parallel);
+	tcase_add_test(tc, test_tar_damaged);
+	tcase_add_test(tc, test_tar_names);
 	suite_add_tcase(s, tc);
 	return s;
 }

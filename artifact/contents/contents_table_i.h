@@ -33,6 +33,7 @@ struct mfs_contents_tnode {
 	uint32_t nkids, kids_cap;
 	uint32_t *kids;			/* a directory's entries (dents) */
 	int error;			/* negative errno: unreadable */
+	uint32_t flags;			/* the reader's own */
 	/* The reader's own: where the data is. */
 	uint64_t data;
 	uint64_t aux;
