@@ -990,6 +990,119 @@ START_TEST(test_tar_names)
 }
 END_TEST
 
+/* squashfs */
+
+static void make_squashfs(void)
+{
+	make_source();
+	tu_sh(dir, "mksquashfs src rootfs.squashfs -noappend -quiet "
+		   "-no-progress >/dev/null && "
+		   "mksquashfs src rootfs-zstd.squashfs -noappend -quiet "
+		   "-no-progress -comp zstd -b 65536 >/dev/null");
+}
+
+static const struct expect squashfs_expect = {
+	.xattrs = true, .dir_nlink = true,
+};
+
+START_TEST(test_squashfs_entries)
+{
+	static const char *const names[] = {
+		"rootfs.squashfs", "rootfs-zstd.squashfs",
+	};
+	struct image im;
+
+	ck_assert_int_eq(image_open(&im, names[_i]), 0);
+	ck_assert_int_eq(mfs_contents_kind(im.c), MFS_CONTENTS_SQUASHFS);
+	image_close(&im);
+	compare_image(names[_i], &squashfs_expect);
+}
+END_TEST
+
+START_TEST(test_squashfs_parallel)
+{
+	parallel_readers("rootfs.squashfs");
+}
+END_TEST
+
+/* unsquashfs -lls lists what the image holds; each line's type, mode,
+ * owner and size are ours too. */
+START_TEST(test_squashfs_unsquashfs)
+{
+	struct image im;
+	FILE *f;
+	char *path = tu_path(dir, "lls.txt"), line[8192];
+	size_t lines = 0;
+
+	tu_sh(dir, "unsquashfs -n -lln -d '' rootfs.squashfs > lls.txt");
+	ck_assert_int_eq(image_open(&im, "rootfs.squashfs"), 0);
+	f = fopen(path, "r");
+	ck_assert(f != NULL);
+	while (fgets(line, sizeof(line), f)) {
+		char perm[16], owner[64], name[4096];
+		unsigned long long size;
+		int off = 0;
+		uint64_t node;
+		struct stat st;
+		char *arrow;
+
+		if (sscanf(line, "%15s %63s %llu %*s %*s %n", perm, owner,
+			   &size, &off) < 3 || !off || strlen(perm) != 10)
+			continue;
+		snprintf(name, sizeof(name), "%s", line + off);
+		name[strcspn(name, "\n")] = '\0';
+		if (perm[0] == 'l' && (arrow = strstr(name, " -> ")))
+			*arrow = '\0';
+		if (!name[0] || !strcmp(name, "/") || perm[0] == 'c' ||
+		    perm[0] == 'b')
+			continue;
+		ck_assert_msg(lookup_path(im.c, name, &node) == 0, "%s", name);
+		ck_assert_int_eq(mfs_contents_getattr(im.c, node, &st), 0);
+		ck_assert_msg(perm[0] == '-' ? S_ISREG(st.st_mode) :
+			      perm[0] == 'd' ? S_ISDIR(st.st_mode) :
+			      perm[0] == 'l' ? S_ISLNK(st.st_mode) : true,
+			      "%s: type", name);
+		ck_assert_msg(perm[3] != 's' || (st.st_mode & S_ISUID),
+			      "%s: set-uid", name);
+		ck_assert_msg((perm[1] == 'r') == !!(st.st_mode & S_IRUSR),
+			      "%s: mode", name);
+		ck_assert_msg(!(st.st_mode & 0222), "%s: writable", name);
+		if (perm[0] == '-')
+			ck_assert_uint_eq((uint64_t)st.st_size, size);
+		{
+			char want[64];
+
+			snprintf(want, sizeof(want), "%u/%u", st.st_uid,
+				 st.st_gid);
+			ck_assert_str_eq(owner, want);
+		}
+		lines++;
+	}
+	fclose(f);
+	ck_assert_uint_gt(lines, 1800);
+	free(path);
+	image_close(&im);
+}
+END_TEST
+
+START_TEST(test_squashfs_damaged)
+{
+	struct survey s;
+
+	/* Random bytes over the inode and directory tables, which lie
+	 * after the data, near the end of the image. */
+	tu_sh(dir, "cp rootfs.squashfs damaged.squashfs && "
+		   "size=$(stat -c %%s damaged.squashfs) && "
+		   "for at in $((size - 40000)) $((size - 20000)) "
+		   "$((size * 3 / 4)); do "
+		   "dd if=/dev/urandom of=damaged.squashfs bs=1 seek=$at "
+		   "count=256 conv=notrunc status=none; done");
+	survey_image("damaged.squashfs", &s, 60);
+	tu_sh(dir, "head -c 5000000 rootfs.squashfs > cut.squashfs");
+	survey_image("cut.squashfs", &s, 60);
+}
+END_TEST
+
 /* Not an image at all. */
 START_TEST(test_probe_none)
 {
@@ -1041,6 +1154,15 @@ static Suite *contents_suite(void)
 	tcase_add_test(tc, test_tar_parallel);
 	tcase_add_test(tc, test_tar_damaged);
 	tcase_add_test(tc, test_tar_names);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("squashfs");
+	tcase_add_unchecked_fixture(tc, make_squashfs, remove_source);
+	tcase_set_timeout(tc, 600);
+	tcase_add_loop_test(tc, test_squashfs_entries, 0, 2);
+	tcase_add_test(tc, test_squashfs_parallel);
+	tcase_add_test(tc, test_squashfs_unsquashfs);
+	tcase_add_test(tc, test_squashfs_damaged);
 	suite_add_tcase(s, tc);
 	return s;
 }
