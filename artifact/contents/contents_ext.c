@@ -222,6 +222,23 @@ static int ext_open(struct mfs_contents *c)
 	img->src = &c->src;
 	c->priv = img;
 	snprintf(name, sizeof(name), "source:%p", (void *)&c->src);
+	/* The superblock alone first: a crafted one claiming more groups
+	 * than the image can hold descriptors for would have libext2fs
+	 * allocate them all. */
+	err = ext2fs_open2(name, NULL, flags | EXT2_FLAG_SUPER_ONLY, 0, 0,
+			   &ext_io_manager, &img->fs);
+	if (!err) {
+		uint64_t descs = (uint64_t)img->fs->group_desc_count *
+				 EXT2_DESC_SIZE(img->fs->super);
+
+		ext2fs_close2(img->fs, 0);
+		img->fs = NULL;
+		if (descs > c->src.size) {
+			mfs_contents_set_error(c, "more block groups than "
+					       "the image holds");
+			return -EINVAL;
+		}
+	}
 	err = ext2fs_open2(name, NULL, flags, 0, 0, &ext_io_manager, &img->fs);
 	if (err) {
 		/* A damaged image shows what it can: group descriptors whose
