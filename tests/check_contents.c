@@ -1103,6 +1103,20 @@ START_TEST(test_squashfs_damaged)
 }
 END_TEST
 
+/* A superblock libext2fs 1.47 would divide by zero on (a 64bit
+ * filesystem with 0-byte descriptors) is refused, not a crash. */
+START_TEST(test_ext4_bad_superblock)
+{
+	struct image im;
+
+	tu_sh(dir, "cp rootfs.ext4 badsb.ext4 && "
+		   "debugfs -w -R 'ssv desc_size 0' badsb.ext4 >/dev/null 2>&1"
+		   " && dumpe2fs -h badsb.ext4 2>&1 | grep -q 'descriptor size'");
+	ck_assert_int_eq(image_open(&im, "badsb.ext4"), -EINVAL);
+	close(im.fs.fd);
+}
+END_TEST
+
 /* Not an image at all. */
 START_TEST(test_probe_none)
 {
@@ -1144,6 +1158,7 @@ static Suite *contents_suite(void)
 	tcase_add_test(tc, test_ext4_parallel);
 	tcase_add_test(tc, test_ext4_damaged);
 	tcase_add_test(tc, test_ext4_crafted);
+	tcase_add_test(tc, test_ext4_bad_superblock);
 	tcase_add_test(tc, test_probe_none);
 	suite_add_tcase(s, tc);
 

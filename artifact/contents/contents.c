@@ -53,7 +53,8 @@ ssize_t mfs_contents_copy_out(void *buf, size_t len, const void *value,
 		return (ssize_t)size;
 	if (len < size)
 		return -ERANGE;
-	memcpy(buf, value, size);
+	if (size)
+		memcpy(buf, value, size);
 	return (ssize_t)size;
 }
 

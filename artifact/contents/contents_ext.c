@@ -208,6 +208,44 @@ static errcode_t chan_flush(io_channel ch)
 
 /* Opening. */
 
+/* Fields libext2fs 1.47 divides by or shifts with before checking them
+ * (a 64bit filesystem with a descriptor size of 0 is a division by zero
+ * in ext2fs_open2): refused here, from the library's own superblock
+ * struct, so that a crafted image cannot crash the daemon. */
+static int sb_sane(const struct mfs_contents_source *src)
+{
+	struct ext2_super_block sb;
+	unsigned bs;
+
+	if (mfs_contents_pread_full(src, &sb, sizeof(sb), SUPERBLOCK_OFFSET))
+		return -EINVAL;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	ext2fs_swap_super(&sb);
+#endif
+	if (sb.s_magic != EXT2_SUPER_MAGIC ||
+	    sb.s_log_block_size > EXT2_MAX_BLOCK_LOG_SIZE -
+				  EXT2_MIN_BLOCK_LOG_SIZE ||
+	    sb.s_log_cluster_size > 30 ||
+	    !sb.s_blocks_per_group || !sb.s_inodes_per_group ||
+	    !sb.s_clusters_per_group)
+		return -EINVAL;
+	bs = EXT2_MIN_BLOCK_SIZE << sb.s_log_block_size;
+	if (sb.s_feature_incompat & EXT4_FEATURE_INCOMPAT_64BIT) {
+		if (sb.s_desc_size < EXT2_MIN_DESC_SIZE_64BIT ||
+		    sb.s_desc_size > EXT2_MAX_DESC_SIZE ||
+		    (sb.s_desc_size & (sb.s_desc_size - 1)))
+			return -EINVAL;
+	}
+	if (sb.s_rev_level > EXT2_GOOD_OLD_REV &&
+	    (sb.s_inode_size < EXT2_GOOD_OLD_INODE_SIZE ||
+	     sb.s_inode_size > bs ||
+	     (sb.s_inode_size & (sb.s_inode_size - 1))))
+		return -EINVAL;
+	if (sb.s_log_groups_per_flex > 31)
+		return -EINVAL;
+	return 0;
+}
+
 static int ext_open(struct mfs_contents *c)
 {
 	struct ext_image *img;
@@ -222,6 +260,10 @@ static int ext_open(struct mfs_contents *c)
 	img->src = &c->src;
 	c->priv = img;
 	snprintf(name, sizeof(name), "source:%p", (void *)&c->src);
+	if (sb_sane(&c->src) < 0) {
+		mfs_contents_set_error(c, "bad superblock");
+		return -EINVAL;
+	}
 	/* The superblock alone first: a crafted one claiming more groups
 	 * than the image can hold descriptors for would have libext2fs
 	 * allocate them all. */
@@ -565,7 +607,8 @@ static int ext_lookup(struct mfs_contents *c, uint64_t dir, const char *name,
 	pthread_mutex_lock(&img->lock);
 	ret = get_dir(img, (uint32_t)dir, &d);
 	if (ret == 0) {
-		e = bsearch(&key, d->ents, d->n, sizeof(*e), dent_cmp);
+		e = d->n ? bsearch(&key, d->ents, d->n, sizeof(*e), dent_cmp) :
+			   NULL;
 		if (e)
 			*node = e->ino;
 		else

@@ -226,7 +226,8 @@ int mfs_contents_table_add_xattr(struct mfs_contents_tnode *n,
 			n->xattrs = x;
 		return -ENOMEM;
 	}
-	memcpy(v, value, size);
+	if (size)
+		memcpy(v, value, size);
 	n->xattrs = x;
 	n->xattrs[n->nxattrs].name = nm;
 	n->xattrs[n->nxattrs].value = v;

@@ -302,6 +302,11 @@ static int keep_small(struct tar_image *img, struct archive *a,
 		la_ssize_t got = archive_read_data(a, data + done,
 						   n->size - done);
 
+		if (got == 0 && (n->flags & TAR_SPARSE)) {
+			/* The hole at the end of a sparse file. */
+			memset(data + done, 0, n->size - done);
+			break;
+		}
 		if (got <= 0) {
 			/* Unreadable: the file shows, reading it is EIO. */
 			free(data);
