@@ -1117,6 +1117,72 @@ START_TEST(test_ext4_bad_superblock)
 }
 END_TEST
 
+/* Recognising reads the first bytes only: a source that records how far
+ * it was read. */
+struct counting {
+	struct fd_source fs;
+	uint64_t furthest;
+};
+
+static ssize_t counting_pread(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	struct counting *k = ctx;
+	ssize_t n = fd_pread(&k->fs, buf, len, off);
+
+	if (n > 0 && off + (uint64_t)n > k->furthest)
+		k->furthest = off + (uint64_t)n;
+	return n;
+}
+
+static uint64_t probe_reach(const char *name, int *kind)
+{
+	struct counting k = { 0 };
+	struct mfs_contents_source s;
+	struct stat st;
+
+	k.fs.fd = tu_open(dir, name);
+	ck_assert_int_eq(fstat(k.fs.fd, &st), 0);
+	s = (struct mfs_contents_source){ &k, (uint64_t)st.st_size,
+					  counting_pread };
+	*kind = mfs_contents_probe(&s);
+	close(k.fs.fd);
+	return k.furthest;
+}
+
+START_TEST(test_probe_reads_little)
+{
+	static const struct {
+		const char *name;
+		int kind;
+	} cases[] = {
+		{ "rootfs.ext4", MFS_CONTENTS_EXT },
+		{ "p.squashfs", MFS_CONTENTS_SQUASHFS },
+		{ "p.tar", MFS_CONTENTS_TAR },
+		{ "p.tar.gz", MFS_CONTENTS_TAR },
+		{ "p.tar.xz", MFS_CONTENTS_TAR },
+		{ "p.tar.zst", MFS_CONTENTS_TAR },
+		{ "p.tar.bz2", MFS_CONTENTS_TAR },
+	};
+
+	tu_sh(dir, "mksquashfs src/usr p.squashfs -noappend -quiet "
+		   "-no-progress >/dev/null && tar -cf p.tar -C src usr && "
+		   "gzip -c p.tar > p.tar.gz && xz -T1 -c p.tar > p.tar.xz && "
+		   "zstd -q -c p.tar > p.tar.zst && bzip2 -c p.tar > p.tar.bz2");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int kind = -1;
+		uint64_t reach = probe_reach(cases[i].name, &kind);
+
+		ck_assert_msg(kind == cases[i].kind, "%s: kind %d",
+			      cases[i].name, kind);
+		ck_assert_msg(reach <= 2 * TU_MIB, "%s: read %llu bytes",
+			      cases[i].name, (unsigned long long)reach);
+		ck_assert_msg(reach < tu_file_size(dir, cases[i].name) / 4,
+			      "%s: read %llu bytes", cases[i].name,
+			      (unsigned long long)reach);
+	}
+}
+END_TEST
+
 /* Not an image at all. */
 START_TEST(test_probe_none)
 {
@@ -1160,6 +1226,7 @@ static Suite *contents_suite(void)
 	tcase_add_test(tc, test_ext4_crafted);
 	tcase_add_test(tc, test_ext4_bad_superblock);
 	tcase_add_test(tc, test_probe_none);
+	tcase_add_test(tc, test_probe_reads_little);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tar");
