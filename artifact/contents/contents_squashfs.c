@@ -37,6 +37,11 @@
 /* Inode numbers looked up for hard links at most; beyond, each entry is
  * its own node. */
 #define SQ_INODE_MAP_MAX (16u << 20)
+/* Block lists kept: one file's at most (a 128 GiB file of 128 KiB
+ * blocks) and all files' together.  A crafted inode claiming a larger
+ * file shows, and reads EIO; the memory stays bounded. */
+#define SQ_BLOCKS_ONE_MAX	(4u << 20)
+#define SQ_BLOCKS_ALL_MAX	(64u << 20)
 
 struct sq_file {
 	sqfs_file_t base;		/* first: libsquashfs casts to it */
@@ -233,6 +238,7 @@ struct sq_walk {
 	size_t head, tail, cap;
 	uint32_t *by_number;		/* inode number -> node id */
 	size_t numbers;
+	size_t kept;			/* bytes of block lists kept */
 };
 
 static int queue_push(struct sq_walk *w, sqfs_inode_generic_t *in,
@@ -309,8 +315,16 @@ static int walk_dir(struct sq_image *img, sqfs_dir_reader_t *dr,
 				goto out;
 			in = NULL;
 		} else if (fresh && S_ISREG(t->nodes[id - 1].mode)) {
-			t->nodes[id - 1].priv = in;
-			in = NULL;
+			size_t list = in->payload_bytes_used;
+
+			if (list > SQ_BLOCKS_ONE_MAX ||
+			    w->kept + list > SQ_BLOCKS_ALL_MAX) {
+				t->nodes[id - 1].error = -EIO;
+			} else {
+				w->kept += list;
+				t->nodes[id - 1].priv = in;
+				in = NULL;
+			}
 		}
 next:
 		sqfs_free(in);
