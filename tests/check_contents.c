@@ -416,6 +416,8 @@ static void make_ext4(void)
 	tu_sh(dir, "mke2fs -q -F -t ext4 -b 4096 -I 256 -d src rootfs.ext4 "
 		   "160M && { e2fsck -fyD rootfs.ext4 >/dev/null 2>&1 || "
 		   "[ $? -eq 1 ]; } && "
+		   "mke2fs -q -F -t ext2 -b 1024 -d src rootfs.ext2 160M && "
+		   "mke2fs -q -F -t ext3 -b 4096 -d src rootfs.ext3 160M && "
 		   "debugfs -R 'htree_dump /many' rootfs.ext4 2>/dev/null | "
 		   "grep -q 'Number of entries'");
 }
@@ -440,6 +442,19 @@ START_TEST(test_ext4_entries)
 	};
 
 	compare_image("rootfs.ext4", &x);
+}
+END_TEST
+
+/* ext2 and ext3: files mapped by indirect blocks, not extents (1 KiB
+ * blocks for ext2, so the big files need double indirect ones). */
+START_TEST(test_ext23_entries)
+{
+	static const char *const names[] = { "rootfs.ext2", "rootfs.ext3" };
+	static const struct expect x = {
+		.xattrs = true, .dir_nlink = true, .root_extra = "lost+found",
+	};
+
+	compare_image(names[_i], &x);
 }
 END_TEST
 
@@ -1218,6 +1233,7 @@ static Suite *contents_suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_test(tc, test_ext4_probe);
 	tcase_add_test(tc, test_ext4_entries);
+	tcase_add_loop_test(tc, test_ext23_entries, 0, 2);
 	tcase_add_test(tc, test_ext4_statfs);
 	tcase_add_test(tc, test_ext4_inode_numbers);
 	tcase_add_test(tc, test_ext4_times);

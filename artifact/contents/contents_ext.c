@@ -653,6 +653,10 @@ struct map_fill {
 	size_t n, cap;
 	uint64_t nblocks;		/* the file's size in blocks */
 	uint64_t fs_blocks;
+	/* Blocks (data and indirect) or extent steps visited: no file maps
+	 * more than the filesystem has, so a crafted map that has the walk
+	 * read one indirect block again and again stops there. */
+	uint64_t visits, visits_max;
 	int error;
 };
 
@@ -703,6 +707,10 @@ static int block_one(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
 {
 	struct map_fill *f = priv;
 
+	if (++f->visits > f->visits_max) {
+		f->error = -EIO;
+		return BLOCK_ABORT;
+	}
 	if (blockcnt < 0)
 		return 0;
 	/* Past the size: a crafted map cannot make the walk go on. */
@@ -725,7 +733,7 @@ static int map_extents(struct ext_image *img, uint32_t ino,
 	err = ext2fs_extent_open2(img->fs, ino, (struct ext2_inode *)inode, &h);
 	if (err)
 		goto out;
-	for (size_t steps = 0; steps < EXT_EXTENT_STEPS_MAX; steps++) {
+	for (; f->visits < f->visits_max; f->visits++) {
 		err = ext2fs_extent_get(h, op, &ext);
 		if (err == EXT2_ET_EXTENT_NO_NEXT) {
 			ret = 0;
@@ -835,6 +843,8 @@ static int get_map(struct ext_image *img, uint32_t ino, struct ext_map **out)
 	m->ino = ino;
 	m->size = EXT2_I_SIZE(&inode);
 	f.nblocks = (m->size + img->blocksize - 1) / img->blocksize;
+	f.visits_max = img->blocks * 2 + 64 < EXT_EXTENT_STEPS_MAX ?
+		       img->blocks * 2 + 64 : EXT_EXTENT_STEPS_MAX;
 	if (inode.i_flags & EXT4_INLINE_DATA_FL) {
 		size_t size = 0;
 
@@ -858,9 +868,7 @@ static int get_map(struct ext_image *img, uint32_t ino, struct ext_map **out)
 			goto out;
 	} else if (f.nblocks) {
 		ret = -EIO;
-		if (ext2fs_block_iterate3(img->fs, ino,
-					  BLOCK_FLAG_READ_ONLY |
-					  BLOCK_FLAG_DATA_ONLY,
+		if (ext2fs_block_iterate3(img->fs, ino, BLOCK_FLAG_READ_ONLY,
 					  NULL, block_one, &f) || f.error)
 			goto out;
 	}
