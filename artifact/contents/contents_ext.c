@@ -210,12 +210,14 @@ static errcode_t chan_flush(io_channel ch)
 
 /* Fields libext2fs 1.47 divides by or shifts with before checking them
  * (a 64bit filesystem with a descriptor size of 0 is a division by zero
- * in ext2fs_open2): refused here, from the library's own superblock
+ * in ext2fs_open2 with EXT2_FLAG_SUPER_ONLY), or sizes its allocations
+ * by: refused here, from the library's own superblock
  * struct, so that a crafted image cannot crash the daemon. */
 static int sb_sane(const struct mfs_contents_source *src)
 {
 	struct ext2_super_block sb;
-	unsigned bs;
+	uint64_t blocks, groups;
+	unsigned bs, desc;
 
 	if (mfs_contents_pread_full(src, &sb, sizeof(sb), SUPERBLOCK_OFFSET))
 		return -EINVAL;
@@ -243,6 +245,20 @@ static int sb_sane(const struct mfs_contents_source *src)
 		return -EINVAL;
 	if (sb.s_log_groups_per_flex > 31)
 		return -EINVAL;
+	/* libext2fs allocates every group's descriptor at open: a
+	 * superblock claiming more groups than the image has room for
+	 * descriptors would have it allocate gigabytes. */
+	blocks = sb.s_blocks_count;
+	if (sb.s_feature_incompat & EXT4_FEATURE_INCOMPAT_64BIT)
+		blocks |= (uint64_t)sb.s_blocks_count_hi << 32;
+	if (blocks <= sb.s_first_data_block)
+		return -EINVAL;
+	groups = (blocks - sb.s_first_data_block + sb.s_blocks_per_group - 1) /
+		 sb.s_blocks_per_group;
+	desc = sb.s_feature_incompat & EXT4_FEATURE_INCOMPAT_64BIT ?
+	       sb.s_desc_size : EXT2_MIN_DESC_SIZE;
+	if (groups > src->size / desc)
+		return -EINVAL;
 	return 0;
 }
 
@@ -264,9 +280,6 @@ static int ext_open(struct mfs_contents *c)
 		mfs_contents_set_error(c, "bad superblock");
 		return -EINVAL;
 	}
-	/* The superblock alone first: a crafted one claiming more groups
-	 * than the image can hold descriptors for would have libext2fs
-	 * allocate them all. */
 	err = ext2fs_open2(name, NULL, flags | EXT2_FLAG_SUPER_ONLY, 0, 0,
 			   &ext_io_manager, &img->fs);
 	if (!err) {

@@ -239,7 +239,69 @@ struct sq_walk {
 	uint32_t *by_number;		/* inode number -> node id */
 	size_t numbers;
 	size_t kept;			/* bytes of block lists kept */
+	/* Directory listings met, by where they are (block and offset):
+	 * a crafted entry pointing back at an ancestor's listing, under
+	 * whatever inode number, is that directory's node, not walked
+	 * again. */
+	uint64_t *dir_keys;		/* key + 1, 0 for empty */
+	uint32_t *dir_nodes;
+	size_t dir_cap, dir_count;
 };
+
+static uint64_t dir_key(const sqfs_inode_generic_t *in)
+{
+	if (in->base.type == SQFS_INODE_EXT_DIR)
+		return (uint64_t)in->data.dir_ext.start_block << 16 |
+		       in->data.dir_ext.offset;
+	return (uint64_t)in->data.dir.start_block << 16 | in->data.dir.offset;
+}
+
+static uint32_t *dir_slot(struct sq_walk *w, uint64_t key)
+{
+	size_t i = (size_t)(key * 0x9E3779B97F4A7C15ull) & (w->dir_cap - 1);
+
+	while (w->dir_keys[i] && w->dir_keys[i] != key + 1)
+		i = (i + 1) & (w->dir_cap - 1);
+	w->dir_keys[i] = key + 1;
+	return &w->dir_nodes[i];
+}
+
+/* The node already holding the listing at key, or 0 after noting that
+ * node holds it. */
+static int dir_seen(struct sq_walk *w, uint64_t key, uint64_t node,
+		    uint64_t *seen)
+{
+	uint32_t *slot;
+
+	if (w->dir_count * 2 >= w->dir_cap) {
+		size_t cap = w->dir_cap ? w->dir_cap * 2 : 1024;
+		uint64_t *keys = calloc(cap, sizeof(*keys));
+		uint32_t *nodes = calloc(cap, sizeof(*nodes));
+		struct sq_walk old = *w;
+
+		if (!keys || !nodes) {
+			free(keys);
+			free(nodes);
+			return -ENOMEM;
+		}
+		w->dir_keys = keys;
+		w->dir_nodes = nodes;
+		w->dir_cap = cap;
+		for (size_t i = 0; i < old.dir_cap; i++)
+			if (old.dir_keys[i])
+				*dir_slot(w, old.dir_keys[i] - 1) =
+					old.dir_nodes[i];
+		free(old.dir_keys);
+		free(old.dir_nodes);
+	}
+	slot = dir_slot(w, key);
+	*seen = *slot;
+	if (!*slot) {
+		*slot = (uint32_t)node;
+		w->dir_count++;
+	}
+	return 0;
+}
 
 static int queue_push(struct sq_walk *w, sqfs_inode_generic_t *in,
 		      uint64_t node)
@@ -310,6 +372,21 @@ static int walk_dir(struct sq_image *img, sqfs_dir_reader_t *dr,
 		if (ret < 0)
 			goto out;
 		if (fresh && S_ISDIR(t->nodes[id - 1].mode)) {
+			uint64_t seen = 0;
+
+			ret = dir_seen(w, dir_key(in), id, &seen);
+			if (ret < 0)
+				goto out;
+			if (seen) {
+				/* Shown as the directory it repeats. */
+				ret = mfs_contents_table_link(t, dir_node,
+					(char *)ent->name,
+					strlen((char *)ent->name), seen);
+				if (ret < 0 && ret != -EINVAL)
+					goto out;
+				ret = 0;
+				goto next;
+			}
 			ret = queue_push(w, in, id);
 			if (ret < 0)
 				goto out;
@@ -384,6 +461,14 @@ static int walk(struct mfs_contents *c, sqfs_compressor_t *cmp)
 		goto out;
 	if (root->base.inode_number < w.numbers)
 		w.by_number[root->base.inode_number] = MFS_CONTENTS_TABLE_ROOT;
+	{
+		uint64_t seen;
+
+		ret = dir_seen(&w, dir_key(root), MFS_CONTENTS_TABLE_ROOT,
+			       &seen);
+		if (ret < 0)
+			goto out;
+	}
 	ret = queue_push(&w, root, MFS_CONTENTS_TABLE_ROOT);
 	if (ret < 0)
 		goto out;
@@ -409,6 +494,8 @@ out:
 	free(w.queue);
 	free(w.queue_node);
 	free(w.by_number);
+	free(w.dir_keys);
+	free(w.dir_nodes);
 	sqfs_free(root);
 	if (xr)
 		sqfs_destroy(xr);
