@@ -238,8 +238,9 @@ for h in "${harnesses[@]}"; do
 	printf '%-12s %3d seeds\n' "$h" "$(find "$out/$h" -type f | wc -l)"
 done
 
-# contents/: small images for the reader harnesses (contents_ext,
-# contents_squashfs, contents_tar), made from one small tree with every
+# contents/: small images (at most 256 KiB, fuzz.sh's -max_len) for the
+# reader harnesses (contents_ext, contents_squashfs, contents_tar), made
+# from one small tree with every
 # kind of entry: nested directories, a sparse file, an empty file,
 # symlinks, a hard link, a FIFO, odd modes and a user.* xattr where the
 # filesystem under $work takes one.
@@ -276,10 +277,10 @@ touch -h -d @$T0 "$ct" "$ct"/* 2>/dev/null || true
 
 for fs in ext2 ext3 ext4; do
 	mke2fs -q -F -t "$fs" -b 1024 -N 128 -d "$ct" \
-		"$out/contents_ext/$fs.img" 640k >/dev/null 2>&1
+		"$out/contents_ext/$fs.img" 256k >/dev/null 2>&1
 done
 mke2fs -q -F -t ext4 -b 1024 -N 128 -O inline_data,^has_journal -d "$ct" \
-	"$out/contents_ext/inline.img" 640k >/dev/null 2>&1
+	"$out/contents_ext/inline.img" 256k >/dev/null 2>&1
 for comp in gzip xz zstd lzo lz4; do
 	mksquashfs "$ct" "$out/contents_squashfs/$comp.sqfs" -noappend \
 		-quiet -no-progress -comp "$comp" -b 4096 >/dev/null 2>&1 ||
