@@ -11,6 +11,7 @@
  * few data readers, each with its own compressor and lock, so that
  * readers proceed in parallel up to that many.
  */
+#include <endian.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@
 #define SQ_XATTRS_MAX	1024
 /* Inode numbers looked up for hard links at most; beyond, each entry is
  * its own node. */
-#define SQ_INODE_MAP_MAX (16u << 20)
+#define SQ_INODE_MAP_MAX (4u << 20)
 /* Block lists kept: one file's at most (a 128 GiB file of 128 KiB
  * blocks) and all files' together.  A crafted inode claiming a larger
  * file shows, and reads EIO; the memory stays bounded. */
@@ -521,6 +522,34 @@ static int new_compressor(struct sq_image *img, sqfs_compressor_t **out)
 	return 0;
 }
 
+/* libsquashfs allocates the fragment table and the xattr id table whole,
+ * sized by counts the image gives (16 bytes an entry), before reading
+ * them: a crafted count asks for gigabytes.  Each fragment and each xattr
+ * set belongs to a file, so neither count exceeds the inodes; and each
+ * inode, fragment and xattr set takes at least a byte of the image. */
+static int tables_sane(struct mfs_contents *c, struct sq_image *img)
+{
+	const sqfs_super_t *sb = &img->super;
+	sqfs_xattr_id_table_t xt;
+
+	if (sb->inode_count > c->src.size ||
+	    sb->fragment_entry_count > sb->inode_count) {
+		mfs_contents_set_error(c, "more inodes or fragments than the "
+				       "image holds");
+		return -EINVAL;
+	}
+	if ((sb->flags & SQFS_FLAG_NO_XATTRS) ||
+	    sb->xattr_id_table_start == 0xFFFFFFFFFFFFFFFFull)
+		return 0;
+	if (mfs_contents_pread_full(&c->src, &xt, sizeof(xt),
+				    sb->xattr_id_table_start) < 0 ||
+	    le32toh(xt.xattr_ids) > sb->inode_count) {
+		/* Without xattrs the files still show. */
+		img->super.flags |= SQFS_FLAG_NO_XATTRS;
+	}
+	return 0;
+}
+
 static void free_inode(void *p)
 {
 	sqfs_free(p);
@@ -555,6 +584,10 @@ static int sq_open(struct mfs_contents *c)
 		mfs_contents_set_error(c, "bad superblock");
 		goto out;
 	}
+	ret = tables_sane(c, img);
+	if (ret < 0)
+		goto out;
+	ret = -EINVAL;
 	if (sqfs_compressor_config_init(&img->cfg, img->super.compression_id,
 					img->super.block_size,
 					SQFS_COMP_FLAG_UNCOMPRESS) ||
