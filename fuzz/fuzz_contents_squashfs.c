@@ -1,6 +1,6 @@
 /*
- * contents/'s squashfs reader on any input: opened as squashfs whatever its magic,
- * then every node reachable within bounds asked every call
+ * contents/'s squashfs reader on any input: opened as squashfs whatever
+ * its magic, then every node reachable within bounds asked every call
  * (fuzz_contents_i.h).  Seeds: fuzz/make-seeds.sh.
  */
 #include "fuzz/fuzz_contents_i.h"

@@ -65,7 +65,8 @@ int mfs_contents_probe(const struct mfs_contents_source *src)
 	ssize_t n;
 
 	while (have < sizeof(head) && have < src->size) {
-		n = src->pread(src->ctx, head + have, sizeof(head) - have, have);
+		n = src->pread(src->ctx, head + have, sizeof(head) - have,
+			       have);
 		if (n < 0)
 			return (int)n;
 		if (n == 0)

@@ -447,7 +447,8 @@ static int ext_getattr(struct mfs_contents *c, uint64_t node, struct stat *st)
 			st->st_rdev = makedev((b0 >> 8) & 255, b0 & 255);
 		else
 			st->st_rdev = makedev((b1 & 0xfff00) >> 8,
-					      (b1 & 0xff) | ((b1 >> 12) & 0xfff00));
+					      (b1 & 0xff) |
+					      ((b1 >> 12) & 0xfff00));
 	}
 	return 0;
 }
@@ -691,7 +692,8 @@ static int map_add(struct map_fill *f, uint64_t lblk, uint64_t pblk,
 	if (f->n) {
 		r = &f->runs[f->n - 1];
 		if (r->pblk && pblk && r->lblk + r->len == lblk &&
-		    r->pblk + r->len == pblk && (uint64_t)r->len + len <= UINT32_MAX) {
+		    r->pblk + r->len == pblk &&
+		    (uint64_t)r->len + len <= UINT32_MAX) {
 			r->len += len;
 			return 0;
 		}

@@ -114,9 +114,9 @@ int mfs_contents_table_add(struct mfs_contents_table *t, uint64_t *id)
 	return 0;
 }
 
-struct mfs_contents_dent *mfs_contents_table_find(struct mfs_contents_table *t,
-						  uint64_t dir, const char *name,
-						  size_t len)
+struct mfs_contents_dent *
+mfs_contents_table_find(struct mfs_contents_table *t, uint64_t dir,
+			const char *name, size_t len)
 {
 	uint32_t i = t->buckets[dent_hash(dir, name, len) & (t->nbuckets - 1)];
 

@@ -70,9 +70,9 @@ struct mfs_contents_tnode *mfs_contents_table_node(struct mfs_contents_table *t,
 int mfs_contents_table_add(struct mfs_contents_table *t, uint64_t *id);
 
 /* The dent of name (len bytes) in dir, or NULL. */
-struct mfs_contents_dent *mfs_contents_table_find(struct mfs_contents_table *t,
-						  uint64_t dir, const char *name,
-						  size_t len);
+struct mfs_contents_dent *
+mfs_contents_table_find(struct mfs_contents_table *t, uint64_t dir,
+			const char *name, size_t len);
 
 /* Enters node as name in dir (a directory node); an existing entry of
  * that name is pointed at node instead.  -ENOSPC past

@@ -531,8 +531,9 @@ static struct tar_cursor *cursor_get(struct tar_image *img, uint64_t entry,
 			}
 			if (cur->busy)
 				continue;
-			if (cur->a && (cur->entry < entry ||
-				       (cur->entry == entry && cur->pos <= off)) &&
+			if (cur->a &&
+			    (cur->entry < entry ||
+			     (cur->entry == entry && cur->pos <= off)) &&
 			    (!best || cur->entry > best->entry ||
 			     (cur->entry == best->entry &&
 			      cur->pos > best->pos)))
