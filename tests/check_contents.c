@@ -1198,6 +1198,26 @@ START_TEST(test_probe_reads_little)
 }
 END_TEST
 
+/* The inputs the fuzz harnesses found (fuzz/regressions/contents_*):
+ * each opens or is refused, and what opens is surveyed, quickly. */
+START_TEST(test_fuzz_regressions)
+{
+	static const char *const names[] = {
+		"contents_ext/desc-size-zero.img",
+		"contents_ext/groups-past-image.img",
+		"contents_squashfs/directory-loop.sqfs",
+		"contents_squashfs/fragment-count.sqfs",
+	};
+	struct survey s;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		tu_sh(dir, "cp '%s/../fuzz/regressions/%s' regression.img",
+		      TEST_SOURCE_DIR, names[i]);
+		survey_image("regression.img", &s, 20);
+	}
+}
+END_TEST
+
 /* Not an image at all. */
 START_TEST(test_probe_none)
 {
@@ -1241,6 +1261,7 @@ static Suite *contents_suite(void)
 	tcase_add_test(tc, test_ext4_damaged);
 	tcase_add_test(tc, test_ext4_crafted);
 	tcase_add_test(tc, test_ext4_bad_superblock);
+	tcase_add_test(tc, test_fuzz_regressions);
 	tcase_add_test(tc, test_probe_none);
 	tcase_add_test(tc, test_probe_reads_little);
 	suite_add_tcase(s, tc);
