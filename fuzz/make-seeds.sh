@@ -237,3 +237,67 @@ printf '%064d  ../escape\n' 0 >"$out/manifest/unsafe-name"
 for h in "${harnesses[@]}"; do
 	printf '%-12s %3d seeds\n' "$h" "$(find "$out/$h" -type f | wc -l)"
 done
+
+# contents/: small images (at most 256 KiB, fuzz.sh's -max_len) for the
+# reader harnesses (contents_ext, contents_squashfs, contents_tar), made
+# from one small tree with every
+# kind of entry: nested directories, a sparse file, an empty file,
+# symlinks, a hard link, a FIFO, odd modes and a user.* xattr where the
+# filesystem under $work takes one.
+for tool in mke2fs mksquashfs bzip2; do
+	if ! command -v "$tool" >/dev/null 2>&1; then
+		echo "$0: $tool not found (scripts/install-deps.sh installs it)" >&2
+		exit 1
+	fi
+done
+contents_harnesses=(contents_ext contents_squashfs contents_tar)
+for h in "${contents_harnesses[@]}"; do
+	rm -rf "${out:?}/$h"
+	mkdir -p "$out/$h"
+done
+ct=$work/contents-tree
+mkdir -p "$ct/etc/app" "$ct/usr/lib/deep" "$ct/dir with space"
+printf 'root:*:19000:0:99999:7:::\n' >"$ct/etc/shadow"
+chmod 0600 "$ct/etc/shadow"
+printf '#!/bin/sh\nexit 0\n' >"$ct/usr/lib/tool"
+chmod 04755 "$ct/usr/lib/tool"
+head -c 3000 /dev/zero | tr '\0' 'c' >"$ct/usr/lib/deep/data.bin"
+seq 1 2000 >"$ct/etc/app/numbers.txt"
+: >"$ct/empty"
+truncate -s 70000 "$ct/sparse"
+printf 'x' | dd of="$ct/sparse" bs=1 seek=40000 conv=notrunc status=none
+ln -s ../etc/shadow "$ct/usr/rel-link"
+ln -s /etc/passwd "$ct/abs-link"
+ln -s does/not/exist "$ct/dangling"
+ln "$ct/usr/lib/tool" "$ct/usr/lib/tool-hardlink"
+mkfifo "$ct/fifo"
+setfattr -n user.comment -v 'seed' "$ct/etc/shadow" 2>/dev/null || true
+for i in $(seq 1 60); do printf '%d\n' "$i" >"$ct/usr/lib/deep/f$i"; done
+touch -h -d @$T0 "$ct" "$ct"/* 2>/dev/null || true
+
+for fs in ext2 ext3 ext4; do
+	mke2fs -q -F -t "$fs" -b 1024 -N 128 -d "$ct" \
+		"$out/contents_ext/$fs.img" 256k >/dev/null 2>&1
+done
+mke2fs -q -F -t ext4 -b 1024 -N 128 -O inline_data,^has_journal -d "$ct" \
+	"$out/contents_ext/inline.img" 256k >/dev/null 2>&1
+for comp in gzip xz zstd lzo lz4; do
+	mksquashfs "$ct" "$out/contents_squashfs/$comp.sqfs" -noappend \
+		-quiet -no-progress -comp "$comp" -b 4096 >/dev/null 2>&1 ||
+		rm -f "$out/contents_squashfs/$comp.sqfs"
+done
+for fmt in ustar gnu pax; do
+	sparse=()
+	[ "$fmt" = ustar ] || sparse=(--sparse)
+	tar -cf "$work/contents-$fmt.tar" --format=$fmt "${sparse[@]}" \
+		"${tar_opts[@]}" -C "$ct" .
+	cp "$work/contents-$fmt.tar" "$out/contents_tar/$fmt.tar"
+done
+gzip -n -c "$work/contents-pax.tar" >"$out/contents_tar/pax.tar.gz"
+xz -c "$work/contents-gnu.tar" >"$out/contents_tar/gnu.tar.xz"
+zstd -q -c "$work/contents-ustar.tar" >"$out/contents_tar/ustar.tar.zst"
+bzip2 -c "$work/contents-ustar.tar" >"$out/contents_tar/ustar.tar.bz2"
+
+for h in "${contents_harnesses[@]}"; do
+	printf '%-18s %3d seeds\n' "$h" "$(find "$out/$h" -type f | wc -l)"
+done

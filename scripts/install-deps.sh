@@ -23,6 +23,10 @@ packages=(
 	mandoc
 	# the Debian package test (tests/package)
 	dpkg-dev debhelper lintian git
+	# contents/: the filesystem and archive readers, and the tools that
+	# make and inspect their test fixtures
+	libext2fs-dev libsquashfs-dev squashfs-tools squashfs-tools-ng bzip2
+	attr libcap2-bin
 )
 bench_packages=(archivemount)
 
