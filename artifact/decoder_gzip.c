@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <isa-l/igzip_lib.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +67,9 @@ static int gzip_reset(void *state)
 {
 	struct gzip_state *g = state;
 
+	/* isal_inflate_init() leaves fields that the gzip header reader
+	 * looks at; all but the output buffer start known. */
+	memset(&g->inflate, 0, offsetof(struct inflate_state, tmp_out_buffer));
 	isal_inflate_init(&g->inflate);
 	g->inflate.crc_flag = ISAL_GZIP;
 	g->finished = 0;

@@ -228,7 +228,9 @@ static int cursor_rewind(const struct mfs_stream *s, struct mfs_cursor *c)
 	int ret;
 
 	if (!c->input) {
-		c->input = malloc(STREAM_INPUT_SIZE);
+		/* Zeroed, with slack: decoders may load whole words past
+		 * the last valid byte (ISA-L's header reader does). */
+		c->input = calloc(1, STREAM_INPUT_SIZE + STREAM_INPUT_SLACK);
 		c->discard = malloc(STREAM_DISCARD_SIZE);
 		if (!c->helper)
 			c->history = malloc(STREAM_HISTORY);

@@ -18,6 +18,7 @@
 
 #define STREAM_CURSORS		4
 #define STREAM_INPUT_SIZE	(256 * 1024)
+#define STREAM_INPUT_SLACK	64
 #define STREAM_DISCARD_SIZE	(64 * 1024)
 /* A request this close ahead of where a busy cursor will stop waits for
  * that cursor rather than take another: the kernel's parallel readahead
