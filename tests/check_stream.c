@@ -255,6 +255,15 @@ static uint64_t read_sequentially(const uint8_t *expect, size_t expect_len,
 	return off;
 }
 
+/* n, or quick_n when MENDERFS_TEST_QUICK is set: fewer rounds of the
+ * largest loops, for runs under valgrind. */
+static int rounds(int n, int quick_n)
+{
+	const char *q = getenv("MENDERFS_TEST_QUICK");
+
+	return q && *q && strcmp(q, "0") != 0 ? quick_n : n;
+}
+
 static void random_reads(const uint8_t *expect, size_t expect_len,
 			 uint64_t seed, int count, size_t max_len)
 {
@@ -271,7 +280,8 @@ static void random_reads(const uint8_t *expect, size_t expect_len,
 START_TEST(test_random_preads)
 {
 	open_format(_i);
-	random_reads(plain, PLAIN_LEN, 1000 + (uint64_t)_i, 300, 128 * TU_KIB);
+	random_reads(plain, PLAIN_LEN, 1000 + (uint64_t)_i, rounds(300, 40),
+		     128 * TU_KIB);
 }
 END_TEST
 
@@ -411,6 +421,7 @@ END_TEST
 START_TEST(test_checkpoint_random_reads)
 {
 	struct mfs_stream_stats before, after;
+	const int reads = rounds(200, 40);
 	uint64_t seed = 42;
 
 	open_format(1);
@@ -423,13 +434,13 @@ START_TEST(test_checkpoint_random_reads)
 	/* One a little past each MiB, but the last MiB ends too soon. */
 	ck_assert_uint_ge(before.checkpoints,
 			  PLAIN_LEN / MFS_CHECKPOINT_SPAN - 1);
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < reads; i++) {
 		uint64_t off;
 		size_t len = 1 + (size_t)((seed >> 20) % (200 * TU_KIB));
 
 		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
 		/* Read backwards over the stream so cursors never help. */
-		off = PLAIN_LEN - 1 - (uint64_t)i * (PLAIN_LEN / 200);
+		off = PLAIN_LEN - 1 - (uint64_t)i * (PLAIN_LEN / reads);
 		if (i % 7 == 0)	/* straddle a span boundary */
 			off = (off / MFS_CHECKPOINT_SPAN) * MFS_CHECKPOINT_SPAN -
 			      len / 2;
@@ -442,7 +453,8 @@ START_TEST(test_checkpoint_random_reads)
 	 * checkpoint; none decodes more than a span before its data. */
 	ck_assert_uint_gt(after.restores, before.restores);
 	ck_assert_uint_le(after.decoded - before.decoded,
-			  200 * (MFS_CHECKPOINT_SPAN + 200 * TU_KIB));
+			  (uint64_t)reads * (MFS_CHECKPOINT_SPAN +
+					     200 * TU_KIB));
 }
 END_TEST
 
@@ -522,7 +534,7 @@ static void *reader_main(void *arg)
 		__atomic_store_n(&r->finished, 1, __ATOMIC_RELEASE);
 		return NULL;
 	}
-	for (int k = 0; k < THREAD_READS; k++) {
+	for (int k = 0; k < rounds(THREAD_READS, 8); k++) {
 		uint64_t off = tu_rand(&st) % PLAIN_LEN;
 		size_t len = 1 + (size_t)(tu_rand(&st) % (64 * TU_KIB));
 		size_t want = len < PLAIN_LEN - off ? len : PLAIN_LEN - off;
@@ -1371,11 +1383,13 @@ START_TEST(test_index_refused)
 	count = get_le32(good + IX_COUNT);
 	ck_assert_uint_ge(count, 2);
 
-	for (size_t n = 0; n < len; n++)
+	/* Every length near the ends, a stride through the rest. */
+	step = rounds(1, 509);
+	for (size_t n = 0; n < len; n += n < 512 || n + 512 > len ? 1 : step)
 		refused(good, n, "truncated");
 	/* Long blobs: every byte of the header and points, a stride
 	 * through the rest. */
-	step = len > 4096 ? 61 : 1;
+	step = len > 4096 ? (size_t)rounds(61, 997) : 1;
 	for (size_t k = 0; k < len; k += k < 200 || k > len - 200 ? 1 : step) {
 		memcpy(b, good, len);
 		b[k] ^= 0x10;
@@ -1460,7 +1474,7 @@ START_TEST(test_index_mutations)
 	ck_assert_int_eq(mfs_stream_index_export(s, &exported, &len), 0);
 	b = malloc(len);
 	ck_assert(b != NULL);
-	for (int k = 0; k < 200; k++) {
+	for (int k = 0; k < rounds(200, 25); k++) {
 		uint64_t r = tu_rand(&seed);
 		int ret;
 
@@ -1794,7 +1808,7 @@ START_TEST(test_multi)
 	tu_sh(dir, "%s", multis[_i].command);
 
 	open_range(dir, "multi", 0, 0);
-	random_reads(all, total, 8, 100, 128 * TU_KIB);
+	random_reads(all, total, 8, rounds(100, 20), 128 * TU_KIB);
 	mfs_stream_close(s);
 	s = NULL;
 	close(fd);
