@@ -49,6 +49,11 @@ enum gzip_mode {
 
 struct gzip_state {
 	struct inflate_state inflate;
+	/* The member's header, read here rather than inside isal_inflate(),
+	 * whose own header struct is left partly uninitialised when a long
+	 * header (a comment, an extra field) spans calls. */
+	struct isal_gzip_header header;
+	bool header_done;
 	int finished;		/* the current member ended */
 	enum gzip_mode mode;
 	uint64_t member_out;	/* bytes the current member produced */
@@ -72,6 +77,9 @@ static int gzip_reset(void *state)
 	memset(&g->inflate, 0, offsetof(struct inflate_state, tmp_out_buffer));
 	isal_inflate_init(&g->inflate);
 	g->inflate.crc_flag = ISAL_GZIP;
+	memset(&g->header, 0, sizeof(g->header));
+	isal_gzip_header_init(&g->header);
+	g->header_done = false;
 	g->finished = 0;
 	g->mode = GZIP_MEMBER;
 	g->member_out = 0;
@@ -255,6 +263,19 @@ static int gzip_decode(void *state, const uint8_t **in, size_t *in_len,
 	}
 	if (g->mode == GZIP_TRAILER_READ)
 		return trailer_take(g, in, in_len);
+	if (g->mode == GZIP_MEMBER && !g->header_done) {
+		s->next_in = (uint8_t *)*in;
+		s->avail_in = *in_len > UINT32_MAX ? UINT32_MAX :
+			      (uint32_t)*in_len;
+		ret = isal_read_gzip_header(s, &g->header);
+		*in_len -= (size_t)(s->next_in - *in);
+		*in = s->next_in;
+		if (ret == ISAL_END_INPUT)
+			return MFS_DECODE_OK;
+		if (ret != ISAL_DECOMP_OK)
+			return -EIO;
+		g->header_done = true;
+	}
 
 	for (;;) {
 		const uint8_t *in_before = *in;
@@ -391,6 +412,7 @@ static int gzip_point_load(void *state, const uint8_t *buf, size_t len)
 	s->read_in = value;
 	s->read_in_length = bits;
 	g->mode = GZIP_RESUMED;
+	g->header_done = true;
 	/* The window as if the member had just produced it. */
 	g->member_out = member_out - window;
 	window_add(g, buf + GZIP_POINT_HEADER, window);
