@@ -44,7 +44,7 @@ fi
 cd "$(dirname "$0")/.."
 repo=$PWD
 build=$repo/build-fuzz
-harnesses=(outer inner manifest header_json base64_sig artifact)
+harnesses=(outer inner manifest header_json base64_sig artifact resume)
 
 # --ci: executions per harness, about a minute each on one core here
 # (they differ by two orders of magnitude in speed).
@@ -56,6 +56,7 @@ ci_runs() {
 	header_json) echo 100000 ;;
 	base64_sig) echo 2000000 ;;
 	artifact) echo 60000 ;;
+	resume) echo 1300 ;;
 	esac
 }
 
