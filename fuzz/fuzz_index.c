@@ -60,6 +60,12 @@ static uint8_t *read_whole(const char *p, size_t *len)
 	return data;
 }
 
+static void cleanup(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
 static void setup(void)
 {
 	const char *env = getenv("MENDERFS_FUZZ_ARTIFACT");
@@ -74,6 +80,7 @@ static void setup(void)
 	snprintf(artifact, sizeof(artifact), "%s", env);
 	snprintf(dir, sizeof(dir), "%s/fuzz-index.XXXXXX", tmp ? tmp : "/tmp");
 	FUZZ_CHECK(mkdtemp(dir) != NULL);
+	atexit(cleanup);
 	a = open_artifact();
 	payloads = a->payload_count;
 	expect = calloc(payloads + 1, sizeof(*expect));
