@@ -254,6 +254,7 @@ static int cursor_rewind(const struct mfs_stream *s, struct mfs_cursor *c)
 	c->run_start = c->prefetched = 0;
 	c->pos = 0;
 	c->ended = false;
+	c->hunt_after = 0;
 	/* From the start, to be in step with the first point met. */
 	c->seg_from = 0;
 	c->seg_end = UINT64_MAX;
@@ -371,7 +372,8 @@ static struct wanted restore_points_wanted(struct mfs_stream *s,
 	if (c->verifying) {
 		/* Nothing learnt from bytes not yet known good. */
 	} else if (s->ops->point_save) {
-		w.checkpoint = s->checkpoints.next;
+		w.checkpoint = s->checkpoints.next > c->hunt_after ?
+			       s->checkpoints.next : c->hunt_after;
 	} else if (s->ops->boundary) {
 		if (s->index_trusted)
 			w.restart = 0;	/* every frame end, to check the table */
@@ -526,6 +528,12 @@ ssize_t mfs_cursor_decode(struct mfs_stream *s, struct mfs_cursor *c,
 		    c->seg_end > here && c->seg_end - here < out_len) {
 			limit = out_len - (size_t)(c->seg_end - here);
 			out_len -= limit;
+		}
+		if (here >= wanted.checkpoint &&
+		    here - wanted.checkpoint > STREAM_HUNT_MAX) {
+			/* No boundary seen: full speed for a span. */
+			c->hunt_after = here + MFS_CHECKPOINT_SPAN;
+			wanted.checkpoint = c->hunt_after;
 		}
 		if (s->ops->hunt)
 			s->ops->hunt(c->decoder, here >= wanted.checkpoint);

@@ -37,6 +37,11 @@
  * larger of the two), and in what steps the request moves once there.
  * The distance grows with how far the cursor has run, so a random read
  * does not pull megabytes it will never use. */
+/* How far past where a checkpoint is wanted a cursor looks for a deflate
+ * block boundary (decoding in small steps, so more slowly) before it
+ * gives up until a span later: a stream of fixed-code blocks rarely shows
+ * one (decoder_gzip.c). */
+#define STREAM_HUNT_MAX		(128 * 1024)
 #define STREAM_PREFETCH		(8 * 1024 * 1024)
 #define STREAM_PREFETCH_STEP	(2 * 1024 * 1024)
 
@@ -62,6 +67,7 @@ struct mfs_cursor {
 	uint32_t restore_crc;	/* ... against this CRC-32 of the bytes */
 	uint64_t restore_end;	/* ... up to here (UINT64_MAX: the end) */
 	bool verifying;		/* doing that: leaves no points */
+	uint64_t hunt_after;	/* looks for no checkpoint before this */
 	/* The bytes decoded in order since the restore point at seg_from
 	 * (UINT64_MAX: none), up to the next one at seg_end, and their
 	 * CRC-32 so far, to check or note when the cursor gets there. */
