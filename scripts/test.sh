@@ -41,10 +41,15 @@ timed() {
 
 # memcheck SUITE: the suite in build-rel/ under valgrind.  In one process
 # (CK_FORK=no), so that valgrind follows every test; definite leaks and
-# every memory error fail it.
+# every memory error fail it.  Of check_index_file, the "index" case
+# (saving, loading, reading back): its "pass" case only decodes the same
+# payloads again, at valgrind's speed.
 memcheck() {
+	local only=()
+	[ "$1" != check_index_file ] || only=(CK_RUN_CASE=index)
 	(cd build-rel/tests &&
-	 CK_FORK=no MENDERFS_TEST_QUICK=1 valgrind -q --error-exitcode=1 \
+	 env "${only[@]}" CK_FORK=no MENDERFS_TEST_QUICK=1 \
+		valgrind -q --error-exitcode=1 \
 		--leak-check=full --errors-for-leak-kinds=definite \
 		--show-leak-kinds=definite "./$1" </dev/null)
 }
