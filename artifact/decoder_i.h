@@ -6,6 +6,7 @@
 #ifndef MFS_DECODER_I_H
 #define MFS_DECODER_I_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -54,20 +55,26 @@ struct mfs_decoder_ops {
 	int (*at_end)(void *state);
 	void (*destroy)(void *state);
 
-	/* Checkpoints, for formats whose decoder state can be saved whole
-	 * and resumed at the same input offset; NULL for the others.
-	 * save() copies the state into state_size bytes; load() makes a
-	 * created decoder continue from such a copy. */
-	size_t state_size;
-	void (*save)(const void *state, void *buf);
-	/* Returns 0, or -EIO when the copy cannot be a state save() wrote
-	 * (it may come from an imported index). */
-	int (*load)(void *state, const void *buf);
+	/* Restore points that a fresh decoder resumes from as data (gzip:
+	 * at a deflate block boundary, the bits of the input byte in use and
+	 * the window before it); NULL for the others.  Never a copy of a
+	 * library's own state.  hunt(true) makes decode() look for one and
+	 * stop there, at some cost in speed; boundary() then says it did.
+	 * point_save() writes that point into buf (at most point_max bytes)
+	 * and returns its length, with *back the number of input bytes
+	 * before the next unread one where resuming starts.  point_load()
+	 * makes a created decoder resume from such bytes; they may come from
+	 * an imported index, so every length and count is checked first:
+	 * -EIO for what point_save() cannot have written. */
+	size_t point_max;
+	void (*hunt)(void *state, bool on);
+	ssize_t (*point_save)(void *state, uint8_t *buf, uint64_t *back);
+	int (*point_load)(void *state, const uint8_t *buf, size_t len);
 
 	/* Restarts, for formats made of independent pieces; NULL when not
 	 * supported.  boundary() is true when the last decode() call ended
 	 * exactly at the end of a piece, so a fresh decoder could take the
-	 * next input byte.  index_read() looks for the format's own index in
+	 * next input byte (for point formats: at a point, see above).  index_read() looks for the format's own index in
 	 * the range: returns 0 with *out NULL when there is none or it cannot
 	 * be believed, a negative errno only for -ENOMEM; never trusts the
 	 * bytes and bounds what it allocates.  restart() makes a decoder that

@@ -63,8 +63,9 @@ static int xz_reset(void *state)
 {
 	struct xz_state *x = state;
 
-	lzma_end(&x->lzma);
-	x->lzma = (lzma_stream)LZMA_STREAM_INIT;
+	/* Initialised again in place, liblzma keeps the dictionary (up to
+	 * 64 MiB) when the next stream wants one of the same size: a cursor
+	 * that goes back to the start does not allocate it anew. */
 	x->ended = 0;
 	x->step = XZ_STREAM;
 	x->index = NULL;

@@ -3,7 +3,7 @@
  * little-endian:
  *
  *   "MFSINDEX" u32 format  u64 size  i64 mtime_s  i64 mtime_ns
- *   sha256(manifest)  u32 payloads
+ *   u64 inode  i64 ctime_s  i64 ctime_ns  sha256(manifest)  u32 payloads
  *   per payload: u64 member offset  u64 member size  u32 entries
  *     per entry: u32 name length, name, u64 offset, u64 size,
  *                u32 mode, i64 mtime, u64 header offset
@@ -12,7 +12,9 @@
  *
  * Loading parses everything into new tables and checks it (the trailing
  * hash, the key, every length against what is left, entries in tar order
- * inside the stream) before it changes anything in the artifact.
+ * inside the stream, the entries against those the artifact found, every
+ * stream index) before it changes anything in the artifact; then it
+ * imports the restore points, then installs the entries.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +30,7 @@
 #include "artifact/index_file.h"
 
 #define INDEX_MAGIC		"MFSINDEX"
-#define INDEX_FORMAT		1
+#define INDEX_FORMAT		2
 /* Far above what a real index needs (the stream indexes are capped by
  * the checkpoint budget), low enough to read whole. */
 #define INDEX_MAX_SIZE		(256u * 1024 * 1024)
@@ -164,19 +166,30 @@ static int sha256(const void *data, size_t len, uint8_t md[32])
 }
 
 /* The key every index file starts with: magic, format, size, mtime (s,
- * ns), the manifest's SHA-256. */
-#define INDEX_KEY_LEN	(8 + 4 + 8 + 8 + 8 + 32)
+ * ns), inode, ctime (s, ns), the manifest's SHA-256.  A rewrite can keep
+ * the size, put the mtime back and keep the manifest (a recompressed
+ * payload), but it changes the ctime, and a new file has a new inode. */
+#define INDEX_KEY_LEN	(8 + 4 + 8 + 8 + 8 + 8 + 8 + 8 + 32)
 
-static void encode_key(const struct mfs_artifact *a,
-		       const uint8_t manifest_md[32],
-		       uint8_t key[INDEX_KEY_LEN])
+static int encode_key(const struct mfs_artifact *a,
+		      const uint8_t manifest_md[32],
+		      uint8_t key[INDEX_KEY_LEN])
 {
+	struct stat st;
+
+	/* The file the artifact has open, whatever its path names now. */
+	if (fstat(a->fd, &st) < 0)
+		return -errno;
 	memcpy(key, INDEX_MAGIC, 8);
 	le_bytes(key + 8, INDEX_FORMAT, 4);
 	le_bytes(key + 12, a->file_size, 8);
 	le_bytes(key + 20, (uint64_t)a->file_mtime, 8);
 	le_bytes(key + 28, (uint64_t)a->file_mtime_ns, 8);
-	memcpy(key + 36, manifest_md, 32);
+	le_bytes(key + 36, (uint64_t)st.st_ino, 8);
+	le_bytes(key + 44, (uint64_t)st.st_ctim.tv_sec, 8);
+	le_bytes(key + 52, (uint64_t)st.st_ctim.tv_nsec, 8);
+	memcpy(key + 60, manifest_md, 32);
+	return 0;
 }
 
 static int manifest_digest(const struct mfs_artifact *a, uint8_t md[32])
@@ -196,7 +209,9 @@ int mfs_index_file_path(const struct mfs_artifact *a, const char *dir,
 	ret = manifest_digest(a, manifest_md);
 	if (ret < 0)
 		return ret;
-	encode_key(a, manifest_md, key);
+	ret = encode_key(a, manifest_md, key);
+	if (ret < 0)
+		return ret;
 	ret = sha256(key, sizeof(key), md);
 	if (ret < 0)
 		return ret;
@@ -322,10 +337,12 @@ int mfs_index_file_save(struct mfs_artifact *a, const char *dir)
 	{
 		uint8_t key[INDEX_KEY_LEN];
 
-		encode_key(a, manifest_md, key);
-		put(o, key, sizeof(key));
+		ret = encode_key(a, manifest_md, key);
+		if (ret == 0)
+			put(o, key, sizeof(key));
 	}
-	put_u32(o, (uint32_t)a->payload_count);
+	if (ret == 0)
+		put_u32(o, (uint32_t)a->payload_count);
 	for (size_t i = 0; i < a->payload_count && ret == 0; i++)
 		ret = put_payload(o, &a->payloads[i],
 				  &a->outer.members[a->payloads[i].member]);
@@ -438,9 +455,9 @@ static int read_file(const char *path, uint8_t **data, size_t *len)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	/* Restore points go straight into the decoder, and no check can
-	 * make a forged inflate state safe: only a file that nobody but
-	 * this user could have written is read at all. */
+	/* Restore points are checked before use, but a file another user
+	 * could have written is still not worth reading: it could say
+	 * consistently where wrong bytes lie. */
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
 	    st.st_size > INDEX_MAX_SIZE || st.st_uid != geteuid() ||
 	    (st.st_mode & 022)) {
@@ -470,6 +487,22 @@ static int read_file(const char *path, uint8_t **data, size_t *len)
 		*data = NULL;
 	}
 	return ret;
+}
+
+/* Whether the loaded table starts with the entries payload p already
+ * found. */
+static bool entries_agree(struct mfs_payload *p, const struct loaded_payload *lp)
+{
+	bool agree = true;
+
+	pthread_mutex_lock(&p->lock);
+	for (size_t i = 0; agree && i < p->count; i++)
+		agree = i < lp->count &&
+			strcmp(p->entries[i].name, lp->entries[i].name) == 0 &&
+			p->entries[i].offset == lp->entries[i].offset &&
+			p->entries[i].size == lp->entries[i].size;
+	pthread_mutex_unlock(&p->lock);
+	return agree;
 }
 
 /* Completes what payload p knows with the loaded table, whose first
@@ -525,6 +558,7 @@ int mfs_index_file_load(struct mfs_artifact *a, const char *dir, char *why,
 	char path[PATH_MAX];
 	uint8_t manifest_md[32], md[32];
 	struct loaded_payload *lp = NULL;
+	struct mfs_stream_import **imports = NULL;
 	uint8_t key[INDEX_KEY_LEN];
 	uint8_t *data = NULL;
 	struct in r;
@@ -553,9 +587,9 @@ int mfs_index_file_load(struct mfs_artifact *a, const char *dir, char *why,
 		goto out;
 	}
 	r = (struct in){ .p = data, .left = len - 32 };
-	if (manifest_digest(a, manifest_md) < 0)
+	if (manifest_digest(a, manifest_md) < 0 ||
+	    encode_key(a, manifest_md, key) < 0)
 		goto out;
-	encode_key(a, manifest_md, key);
 	if (!take(&r, sizeof(key)) || memcmp(data, key, sizeof(key)) != 0) {
 		snprintf(why, whylen, "%s: stale (made for another artifact "
 			 "or another format)", path);
@@ -586,15 +620,41 @@ int mfs_index_file_load(struct mfs_artifact *a, const char *dir, char *why,
 		snprintf(why, whylen, "%s: trailing bytes", path);
 		goto out;
 	}
+	/* Everything is checked before anything changes: the entries
+	 * against what the walk found, then every stream index. */
 	for (size_t i = 0; i < a->payload_count; i++) {
-		if (lp[i].stream_len &&
-		    mfs_stream_index_import(a->payloads[i].stream,
-					    lp[i].stream_index,
-					    lp[i].stream_len) < 0) {
+		if (!entries_agree(&a->payloads[i], &lp[i])) {
+			snprintf(why, whylen, "%s: its entries disagree with "
+				 "the artifact", path);
+			goto out;
+		}
+	}
+	imports = calloc(a->payload_count + 1, sizeof(*imports));
+	if (!imports) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < a->payload_count; i++) {
+		int err = lp[i].stream_len ?
+			  mfs_stream_index_prepare(a->payloads[i].stream,
+						   lp[i].stream_index,
+						   lp[i].stream_len,
+						   &imports[i]) : 0;
+
+		if (err < 0) {
+			ret = err == -ENOMEM ? err : -EINVAL;
 			snprintf(why, whylen, "%s: a stream index does not fit",
 				 path);
 			goto out;
 		}
+	}
+	/* Then the restore points (checked again as they are decoded
+	 * from), then the entries. */
+	for (size_t i = 0; i < a->payload_count; i++) {
+		if (imports[i])
+			(void)mfs_stream_index_commit(a->payloads[i].stream,
+						      imports[i]);
+		imports[i] = NULL;	/* commit frees it, even failing */
 	}
 	for (size_t i = 0; i < a->payload_count; i++) {
 		if (install(&a->payloads[i], &lp[i]) < 0) {
@@ -605,6 +665,9 @@ int mfs_index_file_load(struct mfs_artifact *a, const char *dir, char *why,
 	}
 	ret = 1;
 out:
+	for (size_t i = 0; imports && i < a->payload_count; i++)
+		mfs_stream_import_free(imports[i]);
+	free(imports);
 	loaded_destroy(lp, n);
 	free(data);
 	return ret;

@@ -4,13 +4,16 @@
  * directory so that a second mount of the same artifact has random access
  * at once instead of after a full decode.
  *
- * A file is keyed by the artifact's size, modification time and the
- * SHA-256 of its manifest, and carries a SHA-256 of its own contents.  A
- * file that does not match, does not parse, or fails any check is
- * ignored (and replaced by the next save): it is a cache, never trusted.
- * Restore points go into the decoder as they are, so only a file owned by
- * this user and writable by nobody else is read (index_dir is checked the
- * same way by the daemon).
+ * A file is keyed by the artifact's size, modification time, inode,
+ * change time and the SHA-256 of its manifest, and carries a SHA-256 of
+ * its own contents.  A file that does not match, does not parse, or fails
+ * any check is ignored (and replaced by the next save): it is a cache,
+ * never trusted.  Its restore points are data that the decoders check,
+ * and each carries the CRC-32 of the bytes it decodes to, checked before
+ * any of them is served (stream.h), so a stale index that matches the key
+ * costs a decode from the start, not wrong bytes.  Still, only a file
+ * owned by this user and writable by nobody else is read (index_dir is
+ * checked the same way by the daemon).
  * Digests are deliberately not saved: a file rewritten with the same size
  * and a reset mtime would otherwise be "verified" from stale hashes, so
  * verification always hashes what the artifact holds now.

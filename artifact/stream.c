@@ -14,8 +14,9 @@
  * A read that no cursor is near resumes from the restore point below it
  * (checkpoints_i.h), so random reads decode at most about a span:
  *
- * - gzip: any cursor that passes a checkpoint offset saves its decoder
- *   state there;
+ * - gzip: a cursor that passes the offset where the next one is wanted
+ *   looks for the next deflate block boundary and saves the window and
+ *   bits there (decoder_gzip.c);
  * - zstd: any cursor that ends a frame a span past the last restart notes
  *   where the next frame starts;
  * - xz: the index at the end of the range gives every block start at
@@ -28,7 +29,13 @@
  * in order (see index_open()).
  *
  * The restore points and the size can be exported and imported again on
- * a later open (stream_index_i.h), and a sequential reader over restore
+ * a later open (stream_index_i.h).  Every point carries the CRC-32 of the
+ * bytes from it to the next one: a cursor checks (or notes) it when it
+ * decodes those bytes in order, and an imported point is resumed from
+ * only after decoding from it once gave those very bytes.  A mismatch
+ * means the index was made for other bytes: every imported point is
+ * dropped and reads go on from the start or the points this stream made
+ * itself.  A sequential reader over restore
  * points gets a helper decoding ahead of it on another core
  * (stream_ahead.c).  The lock is held to pick and return a cursor and to
  * file a restore point, never while decoding.
@@ -37,9 +44,12 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <isa-l/crc.h>
 
 #include "artifact/checkpoints_i.h"
 #include "artifact/decoder_i.h"
@@ -120,8 +130,9 @@ static int index_open(struct mfs_stream *s)
 				    r->out == s->checkpoints.items[
 					s->checkpoints.count - 1].out))
 			continue;
-		ret = mfs_checkpoints_append(&s->checkpoints, r->out, r->in,
-					     NULL, 0);
+		ret = mfs_checkpoints_append(&s->checkpoints,
+			&(struct mfs_checkpoint){ .out = r->out, .in = r->in,
+						  .trusted = true });
 		if (ret < 0) {
 			s->index = NULL;
 			s->index_trusted = false;
@@ -156,7 +167,8 @@ int mfs_stream_open(int fd, uint64_t offset, uint64_t size,
 	s->total = s->compression == MFS_COMPRESSION_NONE ? (int64_t)size : -1;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cursor_returned, NULL);
-	mfs_checkpoints_init(&s->checkpoints, s->ops->state_size);
+	s->total_trusted = s->total >= 0;
+	mfs_checkpoints_init(&s->checkpoints, s->ops->point_max);
 	if (s->ops->index_read) {
 		int ret = index_open(s);
 
@@ -216,15 +228,17 @@ static int cursor_rewind(const struct mfs_stream *s, struct mfs_cursor *c)
 	int ret;
 
 	if (!c->input) {
-		c->input = malloc(STREAM_INPUT_SIZE);
+		/* Zeroed, with slack: decoders may load whole words past
+		 * the last valid byte (ISA-L's header reader does). */
+		c->input = calloc(1, STREAM_INPUT_SIZE + STREAM_INPUT_SLACK);
 		c->discard = malloc(STREAM_DISCARD_SIZE);
 		if (!c->helper)
 			c->history = malloc(STREAM_HISTORY);
 		if (!c->input || !c->discard || (!c->helper && !c->history))
 			return -ENOMEM;
 	}
-	if (s->ops->save && !c->state) {
-		c->state = malloc(s->ops->state_size);
+	if (s->ops->point_save && !c->state) {
+		c->state = malloc(s->ops->point_max);
 		if (!c->state)
 			return -ENOMEM;
 	}
@@ -240,6 +254,11 @@ static int cursor_rewind(const struct mfs_stream *s, struct mfs_cursor *c)
 	c->run_start = c->prefetched = 0;
 	c->pos = 0;
 	c->ended = false;
+	c->hunt_after = 0;
+	/* From the start, to be in step with the first point met. */
+	c->seg_from = 0;
+	c->seg_end = UINT64_MAX;
+	c->seg_crc = 0;
 	return 0;
 }
 
@@ -333,48 +352,107 @@ static size_t history_copy(const struct mfs_cursor *c, uint8_t *buf,
 	return n;
 }
 
-/* Where a cursor should next stop to save its state (checkpoints), and
+/* From where a cursor should look for a place to save a checkpoint, and
  * from where on it should report frame ends (restarts); UINT64_MAX for
- * none. */
+ * none.  Also tells the cursor where the segment it decodes ends. */
 struct wanted {
 	uint64_t checkpoint;
 	uint64_t restart;
 };
 
-static struct wanted restore_points_wanted(struct mfs_stream *s)
+static struct wanted restore_points_wanted(struct mfs_stream *s,
+					   struct mfs_cursor *c)
 {
 	struct wanted w = { UINT64_MAX, UINT64_MAX };
 
-	if (!s->ops->save && !s->ops->boundary)
-		return w;
 	pthread_mutex_lock(&s->lock);
-	if (s->ops->save)
-		w.checkpoint = s->checkpoints.next;
-	else if (s->index_trusted)
-		w.restart = 0;	/* every frame end, to check the table */
-	else
-		w.restart = s->checkpoints.next;
+	if (c->seg_from != UINT64_MAX && c->seg_end == UINT64_MAX)
+		c->seg_end = mfs_checkpoints_after(&s->checkpoints,
+						   c->seg_from);
+	if (c->verifying) {
+		/* Nothing learnt from bytes not yet known good. */
+	} else if (s->ops->point_save) {
+		w.checkpoint = s->checkpoints.next > c->hunt_after ?
+			       s->checkpoints.next : c->hunt_after;
+	} else if (s->ops->boundary) {
+		if (s->index_trusted)
+			w.restart = 0;	/* every frame end, to check the table */
+		else
+			w.restart = s->checkpoints.next;
+	}
 	pthread_mutex_unlock(&s->lock);
 	return w;
 }
 
-/* Files a checkpoint of cursor c, which stands exactly at at. */
-static uint64_t checkpoint_leave(struct mfs_stream *s,
-				 struct mfs_cursor *c, uint64_t at)
+/* An imported point's CRC-32 disagreed with what decoding gave: the
+ * index was made for other bytes.  Called with the lock held. */
+static void distrust_imported(struct mfs_stream *s)
 {
-	uint64_t in = c->input_off - (c->input_len - c->input_pos);
+	mfs_checkpoints_drop_untrusted(&s->checkpoints);
+	if (!s->total_trusted)
+		s->total = -1;
+}
+
+/* The cursor decoded, in order, every byte from the point at seg_from up
+ * to `to` (the next point, or UINT64_MAX at the end): checks or notes
+ * their CRC-32, and starts the next segment at `to`.  Returns 0, or -EIO
+ * when a point this stream trusts disagrees (the file changed under
+ * it).  Called with the lock held. */
+static int segment_done(struct mfs_stream *s, struct mfs_cursor *c,
+			uint64_t to)
+{
+	bool trusted = false;
+	int ret = 0;
+
+	if (c->seg_from != UINT64_MAX &&
+	    mfs_checkpoints_note_crc(&s->checkpoints, c->seg_from, to,
+				     c->seg_crc, &trusted) < 0) {
+		if (trusted)
+			ret = -EIO;
+		else
+			distrust_imported(s);
+	}
+	c->seg_from = to;
+	c->seg_end = to == UINT64_MAX ? UINT64_MAX :
+		     mfs_checkpoints_after(&s->checkpoints, to);
+	c->seg_crc = 0;
+	return ret;
+}
+
+/* The cursor stands at a point it tried to file at `at`: wherever it
+ * is in the list now (filed, or by another cursor first), the segment
+ * before it is done.  Called with the lock held. */
+static int point_filed(struct mfs_stream *s, struct mfs_cursor *c,
+		       uint64_t at)
+{
+	uint64_t floor = mfs_checkpoints_floor(&s->checkpoints, at);
+
+	if (floor != at || at == 0)
+		return 0;
+	return segment_done(s, c, at);
+}
+
+/* Files a checkpoint of cursor c, which stands at a point at `at`.
+ * Returns where the next one is wanted, or a negative errno. */
+static int64_t checkpoint_leave(struct mfs_stream *s, struct mfs_cursor *c,
+				uint64_t at)
+{
+	uint64_t in = c->input_off - (c->input_len - c->input_pos), back;
+	ssize_t n = s->ops->point_save(c->decoder, c->state, &back);
 	void *blob;
 	size_t blob_len;
+	int64_t next;
+	int ret;
 
-	s->ops->save(c->decoder, c->state);
-	if (mfs_checkpoint_pack(c->state, s->ops->state_size, &blob,
-				&blob_len) < 0)
-		return UINT64_MAX;	/* only costs time later */
+	if (n < 0 || back > in ||
+	    mfs_checkpoint_pack(c->state, (size_t)n, &blob, &blob_len) < 0)
+		return (int64_t)(at + 1);	/* only costs time later */
 	pthread_mutex_lock(&s->lock);
-	mfs_checkpoints_insert(&s->checkpoints, at, in, blob, blob_len);
-	at = s->checkpoints.next;
+	mfs_checkpoints_insert(&s->checkpoints, at, in - back, blob, blob_len);
+	ret = point_filed(s, c, at);
+	next = (int64_t)s->checkpoints.next;
 	pthread_mutex_unlock(&s->lock);
-	return at;
+	return ret < 0 ? ret : next;
 }
 
 /* Whether a frame that ends at (out, in) is one the format index knows:
@@ -393,10 +471,13 @@ static bool index_agrees(const struct mfs_stream *s, uint64_t out, uint64_t in)
 }
 
 /* A cursor ended a frame at (out, in): checks it against a trusted index,
- * or notes a restart there.  Returns where to report the next. */
-static uint64_t restart_seen(struct mfs_stream *s, uint64_t out, uint64_t in)
+ * or notes a restart there.  Returns where to report the next, or a
+ * negative errno. */
+static int64_t restart_seen(struct mfs_stream *s, struct mfs_cursor *c,
+			    uint64_t out, uint64_t in)
 {
 	uint64_t next;
+	int ret;
 
 	pthread_mutex_lock(&s->lock);
 	if (s->index_trusted && !index_agrees(s, out, in))
@@ -406,16 +487,30 @@ static uint64_t restart_seen(struct mfs_stream *s, uint64_t out, uint64_t in)
 		next = s->checkpoints.next;
 	else
 		next = out + 1;
+	ret = point_filed(s, c, out);
 	if (s->index_trusted)
 		next = 0;	/* every frame end, to check the table */
 	pthread_mutex_unlock(&s->lock);
-	return next;
+	return ret < 0 ? ret : (int64_t)next;
+}
+
+/* At the end of the stream: the last segment is done. */
+static int cursor_ended(struct mfs_stream *s, struct mfs_cursor *c)
+{
+	int ret;
+
+	if (c->seg_from == UINT64_MAX)
+		return 0;
+	pthread_mutex_lock(&s->lock);
+	ret = segment_done(s, c, UINT64_MAX);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
 }
 
 ssize_t mfs_cursor_decode(struct mfs_stream *s, struct mfs_cursor *c,
 			  uint8_t *buf, size_t len)
 {
-	struct wanted wanted = restore_points_wanted(s);
+	struct wanted wanted = restore_points_wanted(s, c);
 	uint8_t *out = buf;
 	size_t out_len = len;
 	bool stalled = false;
@@ -423,19 +518,25 @@ ssize_t mfs_cursor_decode(struct mfs_stream *s, struct mfs_cursor *c,
 	while (out_len > 0 && !c->ended) {
 		uint64_t here = c->pos + (len - out_len);
 		size_t in_len, before_in, before_out, limit = 0;
+		uint8_t *out_before = out;
 		const uint8_t *in;
+		int64_t next;
 		int ret;
 
-		if (here == wanted.checkpoint) {
-			wanted.checkpoint = checkpoint_leave(s, c, here);
-			continue;
-		}
-		/* Stop at the checkpoint offset, not past it. */
-		if (wanted.checkpoint > here &&
-		    wanted.checkpoint - here < out_len) {
-			limit = out_len - (size_t)(wanted.checkpoint - here);
+		/* Stop where the segment ends, to check its bytes there. */
+		if (c->seg_from != UINT64_MAX && c->seg_end != UINT64_MAX &&
+		    c->seg_end > here && c->seg_end - here < out_len) {
+			limit = out_len - (size_t)(c->seg_end - here);
 			out_len -= limit;
 		}
+		if (here >= wanted.checkpoint &&
+		    here - wanted.checkpoint > STREAM_HUNT_MAX) {
+			/* No boundary seen: full speed for a span. */
+			c->hunt_after = here + MFS_CHECKPOINT_SPAN;
+			wanted.checkpoint = c->hunt_after;
+		}
+		if (s->ops->hunt)
+			s->ops->hunt(c->decoder, here >= wanted.checkpoint);
 
 		/* Refill when the window is used up, or when the decoder
 		 * stalled on a few leftover bytes it cannot judge alone. */
@@ -455,18 +556,39 @@ ssize_t mfs_cursor_decode(struct mfs_stream *s, struct mfs_cursor *c,
 		if (ret < 0)
 			return ret;
 		c->input_pos += before_in - in_len;
+		if (c->seg_from != UINT64_MAX)
+			c->seg_crc = crc32_gzip_refl(c->seg_crc, out_before,
+						     (uint64_t)(out - out_before));
 		if (ret == MFS_DECODE_END) {
 			c->ended = true;
 			break;
 		}
 		here = c->pos + (len - out_len);
-		if (here >= wanted.restart && s->ops->boundary(c->decoder)) {
+		if (c->seg_from != UINT64_MAX && here == c->seg_end) {
+			pthread_mutex_lock(&s->lock);
+			ret = segment_done(s, c, here);
+			pthread_mutex_unlock(&s->lock);
+			if (ret < 0)
+				return ret;
+		}
+		if (s->ops->point_save && here >= wanted.checkpoint &&
+		    s->ops->boundary(c->decoder)) {
+			next = checkpoint_leave(s, c, here);
+			if (next < 0)
+				return (ssize_t)next;
+			wanted.checkpoint = (uint64_t)next;
+		} else if (!s->ops->point_save && here >= wanted.restart &&
+			   s->ops->boundary && s->ops->boundary(c->decoder)) {
 			uint64_t at = c->input_off -
 				      (c->input_len - c->input_pos);
 
 			/* At the end of the range nothing starts. */
-			if (at < s->size)
-				wanted.restart = restart_seen(s, here, at);
+			if (at < s->size) {
+				next = restart_seen(s, c, here, at);
+				if (next < 0)
+					return (ssize_t)next;
+				wanted.restart = (uint64_t)next;
+			}
 		}
 		if (in_len == before_in && out_len == before_out + limit) {
 			/* No progress: more input may unblock it; without
@@ -481,47 +603,122 @@ ssize_t mfs_cursor_decode(struct mfs_stream *s, struct mfs_cursor *c,
 				return -EIO;
 		}
 	}
+	if (s->ops->hunt)
+		s->ops->hunt(c->decoder, false);
 	c->pos += len - out_len;
 	history_add(c, buf, len - out_len);
 	mfs_spans_store(s, c, c->pos - (len - out_len));
+	if (c->ended) {
+		int ret = cursor_ended(s, c);
+
+		if (ret < 0)
+			return ret;
+	}
 	return (ssize_t)(len - out_len);
 }
 
 int mfs_cursor_prepare_restore(struct mfs_stream *s, struct mfs_cursor *c,
 			       uint64_t off)
 {
-	int found;
+	struct mfs_checkpoint_found found;
+	int ret;
 
-	if (s->ops->save && !c->state) {
-		c->state = malloc(s->ops->state_size);
+	if (s->ops->point_save && !c->state) {
+		c->state = malloc(s->ops->point_max);
 		if (!c->state)
 			return -ENOMEM;
 	}
-	found = mfs_checkpoints_find(&s->checkpoints, off, &c->restore_out,
-				     &c->restore_in, c->state);
-	if (found != 1 && found != 2)
+	ret = mfs_checkpoints_find(&s->checkpoints, off, &found, c->state);
+	if (ret != 1)
 		return -EIO;
 	c->restore = true;
-	c->restart = found == 2;
+	c->restart = found.restart;
+	c->restore_out = found.out;
+	c->restore_in = found.in;
+	c->restore_len = found.len;
+	c->restore_trusted = found.trusted;
+	c->restore_crc = found.crc;
+	c->restore_end = found.end;
 	c->pos = UINT64_MAX;
 	return 0;
 }
 
-int mfs_cursor_restore(struct mfs_stream *s, struct mfs_cursor *c)
+/* Puts c at its prepared restore point. */
+static int restore_at(struct mfs_stream *s, struct mfs_cursor *c)
 {
 	int ret = cursor_rewind(s, c);
 
 	if (ret < 0)
 		return ret;
 	if (!c->restart)
-		ret = s->ops->load(c->decoder, c->state);
+		ret = s->ops->point_load(c->decoder, c->state, c->restore_len);
 	else if (s->ops->restart)
 		ret = s->ops->restart(c->decoder, s->index, c->restore_in);
 	if (ret < 0)
 		return ret;
 	c->input_off = c->run_start = c->prefetched = c->restore_in;
 	c->pos = c->restore_out;
+	c->seg_from = c->restore_out;
+	c->seg_end = c->restore_end;
+	c->seg_crc = 0;
 	return 0;
+}
+
+/* Decodes from an imported point up to the next one, and trusts it only
+ * if that gives the bytes its CRC-32 says: nothing decoded from it
+ * reaches a reader before.  Returns 0 or -ESTALE. */
+static int restore_verify(struct mfs_stream *s, struct mfs_cursor *c)
+{
+	uint64_t end = c->restore_end;
+	uint32_t crc = 0;
+	bool good;
+
+	c->verifying = true;
+	c->seg_from = UINT64_MAX;
+	while (!c->ended && c->pos < end) {
+		uint64_t gap = end - c->pos;
+		size_t step = gap < STREAM_DISCARD_SIZE ?
+			      (size_t)gap : STREAM_DISCARD_SIZE;
+		ssize_t n = mfs_cursor_decode(s, c, c->discard, step);
+
+		if (n <= 0)
+			break;
+		crc = crc32_gzip_refl(crc, c->discard, (uint64_t)n);
+	}
+	c->verifying = false;
+	pthread_mutex_lock(&s->lock);
+	/* The last point's bytes run to the end, which must then be where
+	 * the index said: the CRC-32 alone does not say where they lie. */
+	good = (end == UINT64_MAX ?
+		c->ended && s->total >= 0 && c->pos == (uint64_t)s->total :
+		c->pos == end) && crc == c->restore_crc;
+	if (good)
+		mfs_checkpoints_trust(&s->checkpoints, c->restore_out);
+	else
+		distrust_imported(s);
+	pthread_mutex_unlock(&s->lock);
+	return good ? 0 : -ESTALE;
+}
+
+int mfs_cursor_restore(struct mfs_stream *s, struct mfs_cursor *c)
+{
+	int ret = restore_at(s, c);
+
+	if (ret < 0 && ret != -ENOMEM && !c->restore_trusted) {
+		/* Resume data a decoder refuses: not from this build's
+		 * points, so none of those imported is believed. */
+		pthread_mutex_lock(&s->lock);
+		distrust_imported(s);
+		pthread_mutex_unlock(&s->lock);
+		return -ESTALE;
+	}
+	if (ret < 0 || c->restore_trusted)
+		return ret;
+	ret = restore_verify(s, c);
+	if (ret < 0)
+		return ret;
+	c->restore_trusted = true;
+	return restore_at(s, c);
 }
 
 void mfs_cursor_return(struct mfs_stream *s, struct mfs_cursor *c,
@@ -533,6 +730,7 @@ void mfs_cursor_return(struct mfs_stream *s, struct mfs_cursor *c,
 		c->ended = false;
 	} else if (c->ended) {
 		s->total = (int64_t)c->pos;
+		s->total_trusted = true;
 	}
 	c->busy = false;
 	c->last_used = ++s->clock;
@@ -612,7 +810,7 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 	ssize_t ret = 0;
 
 	pthread_mutex_lock(&s->lock);
-	if (s->total >= 0 && off >= (uint64_t)s->total) {
+	if (s->total_trusted && s->total >= 0 && off >= (uint64_t)s->total) {
 		pthread_mutex_unlock(&s->lock);
 		return 0;
 	}
@@ -628,8 +826,8 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 		buf += n;
 		off += n;
 		len -= n;
-		if (len == 0 ||
-		    (s->total >= 0 && off >= (uint64_t)s->total)) {
+		if (len == 0 || (s->total_trusted && s->total >= 0 &&
+				 off >= (uint64_t)s->total)) {
 			pthread_mutex_unlock(&s->lock);
 			return (ssize_t)served;
 		}
@@ -641,14 +839,10 @@ static ssize_t stream_pread_decoded(struct mfs_stream *s, uint8_t *buf,
 	if (c->pos == UINT64_MAX && c->restore) {
 		c->restore = false;
 		ret = mfs_cursor_restore(s, c);
-		if (ret == -EIO && !c->restart) {
-			/* A saved state that does not load (an imported
-			 * index gone wrong): forget them all, start over. */
-			pthread_mutex_lock(&s->lock);
-			mfs_checkpoints_destroy(&s->checkpoints);
-			mfs_checkpoints_init(&s->checkpoints,
-					     s->ops->state_size);
-			pthread_mutex_unlock(&s->lock);
+		if (ret == -ESTALE) {
+			/* An imported point that does not give the bytes it
+			 * claims: those are forgotten, start from the
+			 * start. */
 			c->pos = UINT64_MAX;
 		} else if (ret < 0) {
 			goto out;
@@ -733,7 +927,7 @@ static void index_key(struct mfs_stream *s, struct mfs_stream_index_key *key)
 {
 	key->compression = s->compression;
 	key->size = s->size;
-	key->state_size = s->ops->save ? s->ops->state_size : 0;
+	key->point_max = s->ops->point_save ? s->ops->point_max : 0;
 	key->restart_ok = s->ops->boundary || s->ops->restart ?
 			  import_restart_ok : NULL;
 	key->arg = s;
@@ -757,39 +951,88 @@ int mfs_stream_index_export(struct mfs_stream *s, void **buf, size_t *len)
 	return ret;
 }
 
-int mfs_stream_index_import(struct mfs_stream *s, const void *buf, size_t len)
-{
-	struct mfs_stream_index_key key;
+struct mfs_stream_import {
 	struct mfs_checkpoints cp;
 	int64_t total;
+};
+
+int mfs_stream_index_prepare(struct mfs_stream *s, const void *buf, size_t len,
+			     struct mfs_stream_import **out)
+{
+	struct mfs_stream_index_key key;
+	struct mfs_stream_import *imp;
 	int ret;
 
+	*out = NULL;
 	if (s->compression == MFS_COMPRESSION_NONE || !buf)
 		return -EINVAL;
+	imp = malloc(sizeof(*imp));
+	if (!imp)
+		return -ENOMEM;
 	index_key(s, &key);
 	/* s->index is immutable, so the restarts are checked unlocked. */
-	ret = mfs_stream_index_decode(buf, len, &key, &cp, &total);
-	if (ret < 0)
+	ret = mfs_stream_index_decode(buf, len, &key, &imp->cp, &imp->total);
+	if (ret < 0) {
+		free(imp);
 		return ret;
-	pthread_mutex_lock(&s->lock);
-	if (s->total >= 0 && total >= 0 && s->total != total) {
-		pthread_mutex_unlock(&s->lock);
-		mfs_checkpoints_destroy(&cp);
-		return -EINVAL;
 	}
-	if (total >= 0)
-		s->total = total;
+	/* An xz block the format's own index lists is as good as the ones
+	 * it gave at open: the block decoder holds it to its sizes.  The
+	 * rest is checked by decoding before it is resumed from. */
+	for (size_t i = 0; i < imp->cp.count; i++)
+		imp->cp.items[i].trusted = s->ops->restart &&
+					   !imp->cp.items[i].blob;
+	/* Without the size, the last point's bytes cannot be placed. */
+	if (imp->total < 0 && imp->cp.count)
+		imp->cp.items[imp->cp.count - 1].crc_known = false;
+	*out = imp;
+	return 0;
+}
+
+void mfs_stream_import_free(struct mfs_stream_import *imp)
+{
+	if (!imp)
+		return;
+	mfs_checkpoints_destroy(&imp->cp);
+	free(imp);
+}
+
+int mfs_stream_index_commit(struct mfs_stream *s, struct mfs_stream_import *imp)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->total >= 0 && imp->total >= 0 && s->total != imp->total) {
+		ret = -EINVAL;
+		goto out;
+	}
+	if (imp->total >= 0 && s->total < 0) {
+		/* A claim until a cursor gets there. */
+		s->total = imp->total;
+		s->total_trusted = false;
+	}
 	/* An index that learnt no restore point keeps those the format's
 	 * own index gave at open. */
-	if (cp.count) {
+	if (imp->cp.count) {
 		struct mfs_checkpoints old = s->checkpoints;
 
-		s->checkpoints = cp;
-		cp = old;
+		s->checkpoints = imp->cp;
+		imp->cp = old;
 	}
+out:
 	pthread_mutex_unlock(&s->lock);
-	mfs_checkpoints_destroy(&cp);
-	return 0;
+	mfs_stream_import_free(imp);
+	return ret;
+}
+
+int mfs_stream_index_import(struct mfs_stream *s, const void *buf, size_t len)
+{
+	struct mfs_stream_import *imp;
+	int ret = mfs_stream_index_prepare(s, buf, len, &imp);
+
+	if (ret < 0)
+		return ret;
+	return mfs_stream_index_commit(s, imp);
 }
 
 bool mfs_stream_index_complete(struct mfs_stream *s)

@@ -5,7 +5,7 @@
  * it a small pool of positioned decoders (cursors) serves each request
  * from the cursor closest below the offset, so sequential readers keep
  * decoding where they stopped, and a read behind every cursor resumes one
- * from the restore point below it (a saved gzip state, a zstd frame or xz
+ * from the restore point below it (a gzip block boundary, a zstd frame or xz
  * block start), or from the beginning of the range when there is none.
  * A sequential reader over restore points gets a helper thread decoding
  * ahead of it.  Plain (uncompressed) ranges are read straight from the
@@ -74,12 +74,27 @@ void mfs_stream_stats(struct mfs_stream *s, struct mfs_stream_stats *out);
 int mfs_stream_index_export(struct mfs_stream *s, void **buf, size_t *len);
 
 /* Loads an exported index, replacing the restore points the stream holds.
- * Never trusts it: a buffer that is truncated, of another format version,
+ * Never trusts it: its restore points are resumed from only after
+ * decoding from one gave the bytes whose CRC-32 it carries (else they are
+ * all dropped), and its size is a claim until a decoder gets there. a buffer that is truncated, of another format version,
  * for another compression or range size, with offsets out of order or out
  * of range, or with blobs that are too large, is refused with -EINVAL and
  * leaves the stream as it was.  Returns 0, -EINVAL or -ENOMEM.  The
  * buffer is not kept. */
 int mfs_stream_index_import(struct mfs_stream *s, const void *buf, size_t len);
+
+/* The same in two steps, so that a caller loading several can check
+ * them all before it changes any stream: prepare() checks and decodes
+ * the buffer (refusing what import() refuses) and changes nothing;
+ * commit() installs it and frees it (-EINVAL, changing nothing, when the
+ * stream learnt another size meanwhile); import_free() drops it unused
+ * (accepts NULL). */
+struct mfs_stream_import;
+int mfs_stream_index_prepare(struct mfs_stream *s, const void *buf, size_t len,
+			     struct mfs_stream_import **out);
+int mfs_stream_index_commit(struct mfs_stream *s,
+			    struct mfs_stream_import *imp);
+void mfs_stream_import_free(struct mfs_stream_import *imp);
 
 /* True once a decoder has reached the end of the stream (or an imported
  * index said where it is), so the decompressed size is known and restore

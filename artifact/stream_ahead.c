@@ -369,7 +369,7 @@ static void *ahead_main(void *arg)
 		if (sl->frontier)
 			frontier_return(s, sl, n);
 		a->memory = STREAM_INPUT_SIZE + STREAM_DISCARD_SIZE +
-			    s->ops->state_size;
+			    s->ops->point_max;
 		for (size_t i = 0; i < AHEAD_SLOTS; i++)
 			a->memory += a->slots[i].capacity;
 		if (n > 0) {

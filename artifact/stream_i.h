@@ -18,6 +18,7 @@
 
 #define STREAM_CURSORS		4
 #define STREAM_INPUT_SIZE	(256 * 1024)
+#define STREAM_INPUT_SLACK	64
 #define STREAM_DISCARD_SIZE	(64 * 1024)
 /* A request this close ahead of where a busy cursor will stop waits for
  * that cursor rather than take another: the kernel's parallel readahead
@@ -36,6 +37,11 @@
  * larger of the two), and in what steps the request moves once there.
  * The distance grows with how far the cursor has run, so a random read
  * does not pull megabytes it will never use. */
+/* How far past where a checkpoint is wanted a cursor looks for a deflate
+ * block boundary (decoding in small steps, so more slowly) before it
+ * gives up until a span later: a stream of fixed-code blocks rarely shows
+ * one (decoder_gzip.c). */
+#define STREAM_HUNT_MAX		(128 * 1024)
 #define STREAM_PREFETCH		(8 * 1024 * 1024)
 #define STREAM_PREFETCH_STEP	(2 * 1024 * 1024)
 
@@ -52,10 +58,21 @@ struct mfs_cursor {
 	uint8_t *history;	/* ring: the bytes [pos - history_len, pos) */
 	size_t history_len;
 	uint64_t start;		/* while busy: pos when taken */
-	uint8_t *state;		/* scratch for a saved decoder state */
+	uint8_t *state;		/* scratch for a point's resume data */
 	bool restore;		/* taken to resume from the point below */
 	bool restart;		/* ... which is a restart, not a checkpoint */
 	uint64_t restore_out, restore_in;
+	size_t restore_len;	/* of the resume data in state */
+	bool restore_trusted;	/* else checked by decoding it first */
+	uint32_t restore_crc;	/* ... against this CRC-32 of the bytes */
+	uint64_t restore_end;	/* ... up to here (UINT64_MAX: the end) */
+	bool verifying;		/* doing that: leaves no points */
+	uint64_t hunt_after;	/* looks for no checkpoint before this */
+	/* The bytes decoded in order since the restore point at seg_from
+	 * (UINT64_MAX: none), up to the next one at seg_end, and their
+	 * CRC-32 so far, to check or note when the cursor gets there. */
+	uint64_t seg_from, seg_end;
+	uint32_t seg_crc;
 	bool ended;
 	bool busy;
 	bool helper;		/* stream_ahead.c's own: keeps no history */
@@ -73,6 +90,7 @@ struct mfs_stream {
 	struct mfs_cursor cursors[STREAM_CURSORS];
 	uint64_t clock;
 	int64_t total;		/* decompressed size, -1 until known */
+	bool total_trusted;	/* decoded to, not only imported */
 	struct mfs_checkpoints checkpoints;
 	struct mfs_stream_stats stats;
 

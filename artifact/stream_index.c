@@ -5,8 +5,9 @@
  * file, so decoding checks everything before anything is kept: the CRC
  * against damage, the header against the stream, each restore point
  * against the one before and the range, and each blob's size against
- * what a saved decoder state packs to.  The decoder then checks a state
- * once more when it loads it.
+ * what resume data packs to.  The decoder checks resume data once more
+ * when it loads it, and the stream decodes from a point once, checking
+ * the bytes against the point's CRC-32, before it serves any.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -22,7 +23,8 @@ static const uint8_t index_magic[8] = {
 };
 
 #define INDEX_HEADER	(8 + 4 + 4 + 8 + 8 + 8 + 4 + 4)
-#define INDEX_ITEM	(8 + 8 + 4)
+#define INDEX_ITEM	(8 + 8 + 4 + 4 + 4)
+#define ITEM_CRC_KNOWN	1u
 #define INDEX_TRAILER	4
 #define INDEX_UNKNOWN	UINT64_MAX
 /* Far beyond any doubling the budget causes, and far from overflowing. */
@@ -70,13 +72,15 @@ int mfs_stream_index_encode(const struct mfs_checkpoints *cp, int64_t total,
 	put64(&w, key->size);
 	put64(&w, total < 0 ? INDEX_UNKNOWN : (uint64_t)total);
 	put64(&w, cp->span);
-	put32(&w, (uint32_t)key->state_size);
+	put32(&w, (uint32_t)key->point_max);
 	put32(&w, (uint32_t)cp->count);
 	for (size_t i = 0; i < cp->count; i++) {
 		const struct mfs_checkpoint *c = &cp->items[i];
 
 		put64(&w, c->out);
 		put64(&w, c->in);
+		put32(&w, c->crc_known ? c->crc : 0);
+		put32(&w, c->crc_known ? ITEM_CRC_KNOWN : 0);
 		put32(&w, (uint32_t)c->blob_len);
 		if (c->blob_len)
 			put(&w, c->blob, c->blob_len);
@@ -121,7 +125,7 @@ static bool get64(struct reader *r, uint64_t *v)
 static bool header_ok(struct reader *r, const struct mfs_stream_index_key *key,
 		      uint64_t *total, uint64_t *span, uint32_t *count)
 {
-	uint32_t version, compression, state_size;
+	uint32_t version, compression, point_max;
 	uint64_t size;
 
 	if (r->left < sizeof(index_magic) ||
@@ -131,12 +135,12 @@ static bool header_ok(struct reader *r, const struct mfs_stream_index_key *key,
 	r->left -= sizeof(index_magic);
 	if (!get32(r, &version) || !get32(r, &compression) ||
 	    !get64(r, &size) || !get64(r, total) || !get64(r, span) ||
-	    !get32(r, &state_size) || !get32(r, count))
+	    !get32(r, &point_max) || !get32(r, count))
 		return false;
 	if (version != MFS_STREAM_INDEX_VERSION ||
 	    key->compression == MFS_COMPRESSION_NONE ||
 	    compression != (uint32_t)key->compression || size != key->size ||
-	    state_size != key->state_size)
+	    point_max != key->point_max)
 		return false;
 	if (*total != INDEX_UNKNOWN && *total > INT64_MAX)
 		return false;
@@ -149,14 +153,17 @@ static bool header_ok(struct reader *r, const struct mfs_stream_index_key *key,
 /* One restore point after (prev_out, prev_in): in order, in range, of
  * the kind the format has, and its blob (if any) copied out. */
 static int item_read(struct reader *r, const struct mfs_stream_index_key *key,
-		     uint64_t total, uint64_t span, uint64_t prev_out,
+		     uint64_t total, uint64_t prev_out,
 		     uint64_t prev_in, struct mfs_checkpoints *cp)
 {
-	uint64_t out, in;
-	uint32_t blob_len;
+	uint64_t out, in, size;
+	uint32_t crc, flags, blob_len;
 	void *blob = NULL;
 
-	if (!get64(r, &out) || !get64(r, &in) || !get32(r, &blob_len))
+	if (!get64(r, &out) || !get64(r, &in) || !get32(r, &crc) ||
+	    !get32(r, &flags) || !get32(r, &blob_len))
+		return -EINVAL;
+	if (flags & ~ITEM_CRC_KNOWN)
 		return -EINVAL;
 	if (out <= prev_out || in <= prev_in || in > key->size ||
 	    (total != INDEX_UNKNOWN && out > total))
@@ -170,12 +177,13 @@ static int item_read(struct reader *r, const struct mfs_stream_index_key *key,
 		    !key->restart_ok(key->arg, out, in))
 			return -EINVAL;
 	} else {
-		/* A checkpoint: on the span's grid, and its blob a zstd
-		 * frame that unpacks to exactly one saved state. */
-		if (key->state_size == 0 || out % span != 0 ||
-		    blob_len > ZSTD_compressBound(key->state_size) ||
-		    ZSTD_getFrameContentSize(r->p, blob_len) !=
-		    key->state_size)
+		/* A checkpoint: its blob a zstd frame that unpacks to no
+		 * more than resume data can be. */
+		size = key->point_max ?
+		       ZSTD_getFrameContentSize(r->p, blob_len) : 0;
+		if (key->point_max == 0 ||
+		    blob_len > ZSTD_compressBound(key->point_max) ||
+		    size == 0 || size > key->point_max)
 			return -EINVAL;
 		blob = malloc(blob_len);
 		if (!blob)
@@ -184,7 +192,9 @@ static int item_read(struct reader *r, const struct mfs_stream_index_key *key,
 		r->p += blob_len;
 		r->left -= blob_len;
 	}
-	return mfs_checkpoints_append(cp, out, in, blob, blob_len);
+	return mfs_checkpoints_append(cp, &(struct mfs_checkpoint){
+		.out = out, .in = in, .blob = blob, .blob_len = blob_len,
+		.crc = crc, .crc_known = flags & ITEM_CRC_KNOWN });
 }
 
 int mfs_stream_index_decode(const void *buf, size_t len,
@@ -196,7 +206,7 @@ int mfs_stream_index_decode(const void *buf, size_t len,
 	uint32_t count, crc;
 	int ret = -EINVAL;
 
-	mfs_checkpoints_init(cp, key->state_size);
+	mfs_checkpoints_init(cp, key->point_max);
 	if (len < INDEX_HEADER + INDEX_TRAILER)
 		goto fail;
 	r.left = len - INDEX_TRAILER;
@@ -211,7 +221,7 @@ int mfs_stream_index_decode(const void *buf, size_t len,
 		goto fail;
 	cp->span = span;
 	for (uint32_t i = 0; i < count; i++) {
-		ret = item_read(&r, key, whole, span, prev_out, prev_in, cp);
+		ret = item_read(&r, key, whole, prev_out, prev_in, cp);
 		if (ret < 0)
 			goto fail;
 		prev_out = cp->items[cp->count - 1].out;

@@ -5,14 +5,16 @@
  * Little-endian throughout:
  *
  *   magic "MFSSTIDX", u32 version, u32 compression, u64 range size,
- *   u64 decompressed size (all ones: unknown), u64 span, u32 state size
- *   (0 for formats without saved states), u32 count,
- *   count times: u64 out, u64 in, u32 blob length, the blob (0: a restart),
+ *   u64 decompressed size (all ones: unknown), u64 span, u32 the largest
+ *   resume data (0 for formats without), u32 count,
+ *   count times: u64 out, u64 in, u32 CRC-32 of the bytes decoded from it
+ *   to the next point, u32 flags (bit 0: that CRC is known), u32 blob
+ *   length, the blob (0: a restart; else the resume data zstd-packed),
  *   u32 CRC-32 of everything before it.
  *
- * The version changes whenever the layout or the meaning of a saved
- * decoder state does; an index of another version is refused, not
- * converted (it only costs a decoding pass to make a new one).
+ * The version changes whenever the layout or the meaning of resume data
+ * does; an index of another version is refused, not converted (it only
+ * costs a decoding pass to make a new one).
  */
 #ifndef MFS_STREAM_INDEX_I_H
 #define MFS_STREAM_INDEX_I_H
@@ -23,13 +25,13 @@
 #include "artifact/checkpoints_i.h"
 #include "artifact/compression.h"
 
-#define MFS_STREAM_INDEX_VERSION	1
+#define MFS_STREAM_INDEX_VERSION	2
 
 /* What the index must be for. */
 struct mfs_stream_index_key {
 	enum mfs_compression compression;
 	uint64_t size;		/* of the compressed range */
-	size_t state_size;	/* 0 when the format saves no states */
+	size_t point_max;	/* 0 when the format has no resume data */
 	/* Says whether a restart at (out, in) can be one in this range;
 	 * NULL refuses every restart. */
 	int (*restart_ok)(const void *arg, uint64_t out, uint64_t in);

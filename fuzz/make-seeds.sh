@@ -4,7 +4,8 @@
 #   fuzz/make-seeds.sh OUTDIR
 #
 # Writes OUTDIR/<harness>/ for every harness (outer, inner, manifest,
-# header_json, base64_sig, artifact), replacing what was there.  The seeds
+# header_json, base64_sig, artifact, resume, index), replacing what was
+# there.  The seeds
 # are Mender Artifacts written by mender-artifact (rootfs-image,
 # module-image, bootstrap-artifact; gzip, lzma and none; version 2 and 3;
 # signed with RSA and EC; with an augmented header), artifacts assembled
@@ -29,7 +30,7 @@ done
 
 mkdir -p "$1"
 out=$(cd "$1" && pwd)
-harnesses=(outer inner manifest header_json base64_sig artifact)
+harnesses=(outer inner manifest header_json base64_sig artifact resume index)
 for h in "${harnesses[@]}"; do
 	rm -rf "${out:?}/$h"
 	mkdir -p "$out/$h"
@@ -233,6 +234,40 @@ printf 'QQ==' >"$out/base64_sig/one-byte"
 
 # A manifest line with a name the tree must not show.
 printf '%064d  ../escape\n' 0 >"$out/manifest/unsafe-name"
+
+# resume: edits of a real gzip restore point (fuzz_resume.c): point,
+# what, cut length, out and in moves, then (offset, XOR) patches of its
+# resume data: the bit count and value (0, 1), the member CRC (4), the
+# member length (8), the window length (16), window bytes.
+r=$out/resume
+printf '\0\0\0\0\0\0\0\0' >"$r/point-0"
+printf '\1\0\0\0\0\0\0\0' >"$r/point-1"
+printf '\0\0\0\0\0\0\0\0\0\0\10' >"$r/bits-8"
+printf '\1\0\0\0\0\0\0\0\1\0\1' >"$r/bit-value"
+printf '\0\0\0\0\0\0\0\0\4\0\1' >"$r/member-crc"
+printf '\0\0\0\0\0\0\0\0\10\0\1' >"$r/member-length"
+printf '\0\0\0\0\0\0\0\0\20\0\1' >"$r/window-length"
+printf '\0\0\0\0\0\0\0\0\22\0\1' >"$r/window-length-huge"
+printf '\1\0\0\0\0\0\0\0\0\1\377\0\2\377\0\3\377' >"$r/window-bytes"
+printf '\0\1\31\0\0\0\0\0' >"$r/cut"
+printf '\1\2\0\0\0\360\0\0' >"$r/out-moved"
+printf '\0\4\0\0\0\0\1\0' >"$r/in-moved"
+printf '\1\10\0\0\0\0\0\0' >"$r/crc-flipped"
+
+# index: edits of a real index file's body (fuzz_index.c): byte 0 bit 0
+# cuts it at the u16 after it, then (offset, XOR) patches: the payload
+# count (0), the first member's offset (4), its entry count (20), the
+# first name's length (24), bytes further on.
+i=$out/index
+printf '\0\0\0' >"$i/unchanged"
+printf '\1\0\0' >"$i/empty"
+printf '\1\100\0' >"$i/cut-64"
+printf '\1\0\1' >"$i/cut-256"
+printf '\0\0\0\0\0\1' >"$i/payload-count"
+printf '\0\0\0\4\0\1' >"$i/member-offset"
+printf '\0\0\0\24\0\1' >"$i/entry-count"
+printf '\0\0\0\30\0\200' >"$i/name-length"
+printf '\0\0\0\0\1\1\100\1\40\200\1\4' >"$i/further-on"
 
 for h in "${harnesses[@]}"; do
 	printf '%-12s %3d seeds\n' "$h" "$(find "$out/$h" -type f | wc -l)"

@@ -44,7 +44,7 @@ fi
 cd "$(dirname "$0")/.."
 repo=$PWD
 build=$repo/build-fuzz
-harnesses=(outer inner manifest header_json base64_sig artifact)
+harnesses=(outer inner manifest header_json base64_sig artifact resume index)
 
 # --ci: executions per harness, about a minute each on one core here
 # (they differ by two orders of magnitude in speed).
@@ -56,6 +56,8 @@ ci_runs() {
 	header_json) echo 100000 ;;
 	base64_sig) echo 2000000 ;;
 	artifact) echo 60000 ;;
+	resume) echo 1300 ;;
+	index) echo 20000 ;;
 	esac
 }
 
@@ -78,6 +80,8 @@ cmake --build "$build" --target fuzzers -j"$(nproc)"
 
 echo "== making seeds"
 "$repo/fuzz/make-seeds.sh" "$build/fuzz-seeds"
+# The index harness forges the index file of this artifact.
+export MENDERFS_FUZZ_ARTIFACT=$build/fuzz-seeds/artifact/module-gzip.mender
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}

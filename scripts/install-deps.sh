@@ -18,7 +18,7 @@ packages=(
 	fuse3
 	# test: unit tests, fixtures, PKCS#11 signing, sanitizer builds
 	check mender-artifact e2fsprogs softhsm2 opensc libengine-pkcs11-openssl
-	zstd xz-utils isal openssl python3 clang libclang-rt-14-dev
+	zstd xz-utils isal openssl python3 clang libclang-rt-14-dev valgrind
 	# man page checks
 	mandoc
 	# the Debian package test (tests/package)

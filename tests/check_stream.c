@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <zlib.h>
+#include <zstd.h>
 
 #include "artifact/checkpoints_i.h"
 #include "artifact/stream.h"
@@ -254,6 +255,15 @@ static uint64_t read_sequentially(const uint8_t *expect, size_t expect_len,
 	return off;
 }
 
+/* n, or quick_n when MENDERFS_TEST_QUICK is set: fewer rounds of the
+ * largest loops, for runs under valgrind. */
+static int rounds(int n, int quick_n)
+{
+	const char *q = getenv("MENDERFS_TEST_QUICK");
+
+	return q && *q && strcmp(q, "0") != 0 ? quick_n : n;
+}
+
 static void random_reads(const uint8_t *expect, size_t expect_len,
 			 uint64_t seed, int count, size_t max_len)
 {
@@ -270,7 +280,8 @@ static void random_reads(const uint8_t *expect, size_t expect_len,
 START_TEST(test_random_preads)
 {
 	open_format(_i);
-	random_reads(plain, PLAIN_LEN, 1000 + (uint64_t)_i, 300, 128 * TU_KIB);
+	random_reads(plain, PLAIN_LEN, 1000 + (uint64_t)_i, rounds(300, 40),
+		     128 * TU_KIB);
 }
 END_TEST
 
@@ -354,38 +365,53 @@ START_TEST(test_sequential_reuses_cursor)
 END_TEST
 
 /* A read behind every cursor goes back: from the start for xz and zstd,
- * from the checkpoint below it for gzip, whose decoder state is saved
- * every MFS_CHECKPOINT_SPAN bytes on the way. */
+ * from the checkpoint below it for gzip, which a cursor leaves at the
+ * first deflate block boundary a span (MFS_CHECKPOINT_SPAN) past the
+ * last one. */
 START_TEST(test_backwards_read_rewinds)
 {
 	struct mfs_stream_stats st;
 	bool gzip = formats[_i].compression == MFS_COMPRESSION_GZIP;
+	/* For gzip, back lies between the first checkpoint (a little past
+	 * 1 MiB) and the 2 MiB the first cursor remembers behind it. */
+	uint64_t first = gzip ? 7 * TU_MIB / 2 : 3 * TU_MIB;
+	uint64_t back = gzip ? 5 * TU_MIB / 4 : 1 * TU_MIB, before;
 
 	open_format(_i);
-	check_read(plain, PLAIN_LEN, 3 * TU_MIB, 64 * TU_KIB);
+	check_read(plain, PLAIN_LEN, first, 64 * TU_KIB);
 	mfs_stream_stats(s, &st);
 	ck_assert_uint_eq(st.rewinds, 1);
-	ck_assert_uint_eq(st.decoded, 3 * TU_MIB + 64 * TU_KIB);
-	ck_assert_uint_eq(st.checkpoints, gzip ? 3 : 0);
+	ck_assert_uint_eq(st.decoded, first + 64 * TU_KIB);
+	if (gzip)
+		ck_assert_uint_ge(st.checkpoints, 2);
+	else
+		ck_assert_uint_eq(st.checkpoints, 0);
 
-	check_read(plain, PLAIN_LEN, 1 * TU_MIB, 64 * TU_KIB);
+	check_read(plain, PLAIN_LEN, back, 64 * TU_KIB);
 	mfs_stream_stats(s, &st);
 	ck_assert_uint_eq(st.rewinds, gzip ? 1 : 2);
 	ck_assert_uint_eq(st.restores, gzip ? 1 : 0);
-	/* The checkpoint at 1 MiB: nothing decoded before the read. */
-	ck_assert_uint_eq(st.decoded, 3 * TU_MIB + 64 * TU_KIB +
-				      (gzip ? 0 : 1 * TU_MIB) + 64 * TU_KIB);
+	if (gzip) {
+		/* From the checkpoint past 1 MiB: less than a quarter MiB
+		 * decoded before the read. */
+		ck_assert_uint_lt(st.decoded, first + 64 * TU_KIB +
+					      TU_MIB / 4 + 64 * TU_KIB);
+	} else {
+		ck_assert_uint_eq(st.decoded, first + 64 * TU_KIB +
+					      back + 64 * TU_KIB);
+	}
+	before = st.decoded;
 
 	/* Forward again from either position: no more going back.  The
 	 * first read lies in the 2 MiB the first cursor remembers behind
-	 * its position (1 MiB + 64 KiB up to 3 MiB + 64 KiB), so it decodes
-	 * nothing; the second continues that cursor by 200 KiB. */
-	check_read(plain, PLAIN_LEN, 1 * TU_MIB + 64 * TU_KIB, 64 * TU_KIB);
-	check_read(plain, PLAIN_LEN, 3 * TU_MIB + 200 * TU_KIB, 64 * TU_KIB);
+	 * its position, so it decodes nothing; the second continues that
+	 * cursor by 200 KiB. */
+	check_read(plain, PLAIN_LEN, first - 2 * TU_MIB + 64 * TU_KIB,
+		   64 * TU_KIB);
+	check_read(plain, PLAIN_LEN, first + 200 * TU_KIB, 64 * TU_KIB);
 	mfs_stream_stats(s, &st);
 	ck_assert_uint_eq(st.rewinds + st.restores, 2);
-	ck_assert_uint_eq(st.decoded, 3 * TU_MIB + 264 * TU_KIB +
-				      (gzip ? 0 : 1 * TU_MIB) + 64 * TU_KIB);
+	ck_assert_uint_eq(st.decoded, before + 200 * TU_KIB);
 }
 END_TEST
 
@@ -395,6 +421,7 @@ END_TEST
 START_TEST(test_checkpoint_random_reads)
 {
 	struct mfs_stream_stats before, after;
+	const int reads = rounds(200, 40);
 	uint64_t seed = 42;
 
 	open_format(1);
@@ -404,14 +431,16 @@ START_TEST(test_checkpoint_random_reads)
 	 * reads from memory: drop it, and the cursors. */
 	mfs_stream_trim(s);
 	mfs_stream_stats(s, &before);
-	ck_assert_uint_eq(before.checkpoints, PLAIN_LEN / MFS_CHECKPOINT_SPAN);
-	for (int i = 0; i < 200; i++) {
+	/* One a little past each MiB, but the last MiB ends too soon. */
+	ck_assert_uint_ge(before.checkpoints,
+			  PLAIN_LEN / MFS_CHECKPOINT_SPAN - 1);
+	for (int i = 0; i < reads; i++) {
 		uint64_t off;
 		size_t len = 1 + (size_t)((seed >> 20) % (200 * TU_KIB));
 
 		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
 		/* Read backwards over the stream so cursors never help. */
-		off = PLAIN_LEN - 1 - (uint64_t)i * (PLAIN_LEN / 200);
+		off = PLAIN_LEN - 1 - (uint64_t)i * (PLAIN_LEN / reads);
 		if (i % 7 == 0)	/* straddle a span boundary */
 			off = (off / MFS_CHECKPOINT_SPAN) * MFS_CHECKPOINT_SPAN -
 			      len / 2;
@@ -424,35 +453,42 @@ START_TEST(test_checkpoint_random_reads)
 	 * checkpoint; none decodes more than a span before its data. */
 	ck_assert_uint_gt(after.restores, before.restores);
 	ck_assert_uint_le(after.decoded - before.decoded,
-			  200 * (MFS_CHECKPOINT_SPAN + 200 * TU_KIB));
+			  (uint64_t)reads * (MFS_CHECKPOINT_SPAN +
+					     200 * TU_KIB));
 }
 END_TEST
 
 /* Past the memory budget, every other checkpoint goes and the span
- * doubles; what stays is still found. */
+ * doubles; what stays is at least the doubled span apart, and still
+ * found. */
 START_TEST(test_checkpoint_budget)
 {
 	struct mfs_checkpoints cp;
+	struct mfs_checkpoint_found found;
 	const size_t big = MFS_CHECKPOINT_BUDGET / 8;
-	uint64_t out, in;
-	uint8_t state[16];
+	uint64_t last = 0;
+	uint8_t data[16];
 
-	mfs_checkpoints_init(&cp, sizeof(state));
+	mfs_checkpoints_init(&cp, sizeof(data));
 	for (uint64_t k = 1; k <= 64; k++) {
-		uint64_t at = cp.next;
+		/* Block boundaries fall a little past where one is wanted. */
+		uint64_t at = cp.next + k * 100;
 
-		ck_assert_uint_eq(at % cp.span, 0);
-		mfs_checkpoints_insert(&cp, at, k, calloc(1, big), big);
+		ck_assert(mfs_checkpoints_insert(&cp, at, k, calloc(1, big),
+						 big));
 		ck_assert_uint_le(cp.memory, MFS_CHECKPOINT_BUDGET);
 	}
 	ck_assert_uint_gt(cp.span, MFS_CHECKPOINT_SPAN);
-	for (size_t i = 0; i < cp.count; i++)
-		ck_assert_uint_eq(cp.items[i].out % cp.span, 0);
-	/* A checkpoint that is not the next one wanted is refused. */
-	mfs_checkpoints_insert(&cp, cp.next + 1, 0, calloc(1, big), big);
+	for (size_t i = 0; i < cp.count; i++) {
+		ck_assert_uint_ge(cp.items[i].out, last + cp.span);
+		last = cp.items[i].out;
+	}
+	/* One short of a span past the last one is refused. */
+	ck_assert(!mfs_checkpoints_insert(&cp, cp.next - 1, 0, calloc(1, big),
+					  big));
 	ck_assert_uint_le(cp.memory, MFS_CHECKPOINT_BUDGET);
 	ck_assert_uint_eq(mfs_checkpoints_floor(&cp, MFS_CHECKPOINT_SPAN - 1), 0);
-	ck_assert_int_eq(mfs_checkpoints_find(&cp, 0, &out, &in, state), 0);
+	ck_assert_int_eq(mfs_checkpoints_find(&cp, 0, &found, data), 0);
 	mfs_checkpoints_destroy(&cp);
 }
 END_TEST
@@ -498,7 +534,7 @@ static void *reader_main(void *arg)
 		__atomic_store_n(&r->finished, 1, __ATOMIC_RELEASE);
 		return NULL;
 	}
-	for (int k = 0; k < THREAD_READS; k++) {
+	for (int k = 0; k < rounds(THREAD_READS, 8); k++) {
 		uint64_t off = tu_rand(&st) % PLAIN_LEN;
 		size_t len = 1 + (size_t)(tu_rand(&st) % (64 * TU_KIB));
 		size_t want = len < PLAIN_LEN - off ? len : PLAIN_LEN - off;
@@ -659,7 +695,8 @@ END_TEST
 START_TEST(test_restart_budget)
 {
 	struct mfs_checkpoints cp;
-	uint64_t out, in, last = 0;
+	struct mfs_checkpoint_found found;
+	uint64_t last = 0;
 	size_t n = MFS_CHECKPOINT_BUDGET / MFS_CHECKPOINT_COST + 1000;
 
 	mfs_checkpoints_init(&cp, 0);
@@ -669,9 +706,10 @@ START_TEST(test_restart_budget)
 	ck_assert(!mfs_checkpoints_insert_restart(&cp, MFS_CHECKPOINT_SPAN + 5,
 						  20));
 	ck_assert_int_eq(mfs_checkpoints_find(&cp, MFS_CHECKPOINT_SPAN + 5,
-					      &out, &in, NULL), 2);
-	ck_assert_uint_eq(out, MFS_CHECKPOINT_SPAN);
-	ck_assert_uint_eq(in, 10);
+					      &found, NULL), 1);
+	ck_assert(found.restart);
+	ck_assert_uint_eq(found.out, MFS_CHECKPOINT_SPAN);
+	ck_assert_uint_eq(found.in, 10);
 	/* Frames of 1 MiB + 1 byte, more than the budget holds. */
 	for (uint64_t k = 2; k < n; k++)
 		mfs_checkpoints_insert_restart(&cp, k * (MFS_CHECKPOINT_SPAN + 1),
@@ -1156,12 +1194,18 @@ static const int index_formats[] = { F_GZIP, F_XZ_BLOCKS, F_ZSTD_FRAMES,
 #define IX_HEADER	48
 #define IX_TOTAL	24
 #define IX_COUNT	44
-#define IX_ITEM		20
+#define IX_ITEM		28
+#define IX_BLOB_LEN	24	/* in an item */
 
 static uint32_t get_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
 	       (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+	return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 
 static void put_le64(uint8_t *p, uint64_t v)
@@ -1183,7 +1227,7 @@ static size_t item_at(const uint8_t *b, uint32_t k)
 	size_t at = IX_HEADER;
 
 	while (k--)
-		at += IX_ITEM + get_le32(b + at + 16);
+		at += IX_ITEM + get_le32(b + at + IX_BLOB_LEN);
 	return at;
 }
 
@@ -1233,11 +1277,13 @@ START_TEST(test_index_round_trip)
 	mfs_stream_stats(s, &st);
 	ck_assert_uint_eq(st.checkpoints, first.checkpoints);
 	ck_assert_uint_eq(st.checkpoint_span, first.checkpoint_span);
-	backward_reads(MFS_CHECKPOINT_SPAN, 60, 128 * TU_KIB);
+	/* From the first point on (gzip's lies past the first span). */
+	backward_reads(get_le64((const uint8_t *)exported + IX_HEADER), 60,
+		       128 * TU_KIB);
 	mfs_stream_stats(s, &st);
 	ck_assert_uint_eq(st.rewinds, 0);
 	ck_assert_uint_gt(st.restores, 0);
-	ck_assert_uint_le(st.decoded, st.restores * MFS_CHECKPOINT_SPAN +
+	ck_assert_uint_le(st.decoded, st.restores * 2 * MFS_CHECKPOINT_SPAN +
 				      60 * 128 * TU_KIB);
 	/* Past the end: known without decoding. */
 	ck_assert_int_eq(mfs_stream_pread(s, buf, 10, PLAIN_LEN), 0);
@@ -1337,11 +1383,13 @@ START_TEST(test_index_refused)
 	count = get_le32(good + IX_COUNT);
 	ck_assert_uint_ge(count, 2);
 
-	for (size_t n = 0; n < len; n++)
+	/* Every length near the ends, a stride through the rest. */
+	step = rounds(1, 509);
+	for (size_t n = 0; n < len; n += n < 512 || n + 512 > len ? 1 : step)
 		refused(good, n, "truncated");
 	/* Long blobs: every byte of the header and points, a stride
 	 * through the rest. */
-	step = len > 4096 ? 61 : 1;
+	step = len > 4096 ? (size_t)rounds(61, 997) : 1;
 	for (size_t k = 0; k < len; k += k < 200 || k > len - 200 ? 1 : step) {
 		memcpy(b, good, len);
 		b[k] ^= 0x10;
@@ -1378,7 +1426,7 @@ START_TEST(test_index_refused)
 	refused(b, len, "a point past the end");
 	/* A blob longer than any state packs to, or than the buffer. */
 	memcpy(b, good, len);
-	put_le32(b + item_at(b, 0) + 16, 1u << 30);
+	put_le32(b + item_at(b, 0) + IX_BLOB_LEN, 1u << 30);
 	reseal(b, len);
 	refused(b, len, "a blob too large");
 	/* More points than the budget allows. */
@@ -1426,7 +1474,7 @@ START_TEST(test_index_mutations)
 	ck_assert_int_eq(mfs_stream_index_export(s, &exported, &len), 0);
 	b = malloc(len);
 	ck_assert(b != NULL);
-	for (int k = 0; k < 200; k++) {
+	for (int k = 0; k < rounds(200, 25); k++) {
 		uint64_t r = tu_rand(&seed);
 		int ret;
 
@@ -1455,6 +1503,268 @@ START_TEST(test_index_mutations)
 	random_reads(plain, PLAIN_LEN, 95, 30, 64 * TU_KIB);
 	free(b);
 	free(exported);
+}
+END_TEST
+
+/* Resume data as decoder_gzip.c lays it out: u8 bits, u8 their value,
+ * u16 zero, u32 CRC-32 so far, u64 member length so far, u32 window
+ * length, the window. */
+#define RD_HEADER	20
+#define RD_WINDOW_MAX	(32 * TU_KIB)
+
+/* Point k's resume data in export b, unpacked into data (RD_HEADER +
+ * RD_WINDOW_MAX bytes); returns its length. */
+static size_t point_data(const uint8_t *b, uint32_t k, uint8_t *data)
+{
+	size_t at = item_at(b, k);
+	size_t n = ZSTD_decompress(data, RD_HEADER + RD_WINDOW_MAX,
+				   b + at + IX_ITEM,
+				   get_le32(b + at + IX_BLOB_LEN));
+
+	ck_assert(!ZSTD_isError(n));
+	return n;
+}
+
+/* Export b with point k's resume data replaced by data (packed again)
+ * and the CRC made right; malloc'd, its length in *out_len. */
+static uint8_t *with_point_data(const uint8_t *b, size_t len, uint32_t k,
+				const uint8_t *data, size_t data_len,
+				size_t *out_len)
+{
+	size_t at = item_at(b, k), old = get_le32(b + at + IX_BLOB_LEN);
+	size_t bound = ZSTD_compressBound(data_len), packed;
+	uint8_t *f = malloc(len - old + bound);
+
+	ck_assert(f != NULL);
+	memcpy(f, b, at + IX_ITEM);
+	packed = ZSTD_compress(f + at + IX_ITEM, bound, data, data_len, 1);
+	ck_assert(!ZSTD_isError(packed));
+	put_le32(f + at + IX_BLOB_LEN, (uint32_t)packed);
+	memcpy(f + at + IX_ITEM + packed, b + at + IX_ITEM + old,
+	       len - (at + IX_ITEM + old));
+	*out_len = len - old + packed;
+	reseal(f, *out_len);
+	return f;
+}
+
+/* Reads that must come from the point at out and from others: every one
+ * gives the right bytes, whatever the index said. */
+static void reads_around(uint64_t out)
+{
+	check_read(plain, PLAIN_LEN, out + 1000, 64 * TU_KIB);
+	check_read(plain, PLAIN_LEN, out + 300 * TU_KIB, 4096);
+	check_read(plain, PLAIN_LEN, PLAIN_LEN - 5000, 8192);
+	check_read(plain, PLAIN_LEN, out > 1000 ? out - 1000 : 0, 64 * TU_KIB);
+}
+
+/* What a forged gzip restore point tries. */
+enum forgery {
+	FORGE_WINDOW_LONG,	/* a window longer than 32 KiB */
+	FORGE_WINDOW_HUGE,	/* window length 0xffffffff */
+	FORGE_WINDOW_SHORT,	/* a length one short of the bytes */
+	FORGE_WINDOW_SMALL,	/* 100 bytes, the member claimed as long */
+	FORGE_WINDOW_CUT,	/* 100 bytes, the member still long */
+	FORGE_BITS_8,
+	FORGE_BITS_255,
+	FORGE_BITS_VALUE,	/* a value wider than its bit count */
+	FORGE_BITS_FLIPPED,	/* a plausible but wrong bit */
+	FORGE_WINDOW_RANDOM,	/* the window's bytes random */
+	FORGE_CRC,		/* another member CRC so far */
+	FORGE_RESERVED,
+	FORGE_MEMBER_HUGE,	/* member length 2^63 */
+	FORGE_HEADER_ONLY,	/* no window, member length 0 */
+	FORGE_RANDOM,		/* random bytes, the same length */
+	FORGE_RANDOM_SHORT,	/* 7 random bytes */
+	FORGE_RANDOM_FIELDS,	/* random but in-range fields, random window */
+	FORGE_COUNT
+};
+
+/*
+ * gzip restore points are resume data (a window and a bit position), and
+ * an index file can carry anything there.  Every forgery of a point's
+ * data, or of a point's offsets and checksum, is refused or found out:
+ * reads from that point and elsewhere give exactly the right bytes,
+ * never a crash, an out-of-bounds access (valgrind and the sanitizers
+ * watch inside and around ISA-L), wrong bytes or EIO.
+ */
+START_TEST(test_index_forged_points)
+{
+	uint8_t *data = malloc(RD_HEADER + RD_WINDOW_MAX + 64);
+	uint8_t *forged = malloc(RD_HEADER + 2 * RD_WINDOW_MAX + 64);
+	uint64_t seed = 777;
+	void *exported;
+	uint8_t *good, *b;
+	size_t len, blen;
+	uint32_t count;
+
+	ck_assert(data && forged);
+	open_format(F_GZIP);
+	ck_assert_uint_eq(read_sequentially(plain, PLAIN_LEN, 128 * TU_KIB),
+			  PLAIN_LEN);
+	ck_assert_int_eq(mfs_stream_index_export(s, &exported, &len), 0);
+	good = exported;
+	count = get_le32(good + IX_COUNT);
+	ck_assert_uint_ge(count, 2);
+
+	for (int f = 0; f < FORGE_COUNT; f++) {
+		uint32_t k = (uint32_t)f % count;
+		uint64_t out = get_le64(good + item_at(good, k));
+		size_t n = point_data(good, k, data), flen = n;
+		uint32_t window = get_le32(data + 16);
+		int ret;
+
+		ck_assert_uint_eq(n, RD_HEADER + window);
+		memcpy(forged, data, n);
+		switch ((enum forgery)f) {
+		case FORGE_WINDOW_LONG:
+			put_le32(forged + 16, RD_WINDOW_MAX + 7000);
+			memset(forged + n, 0x41, RD_WINDOW_MAX);
+			flen = RD_HEADER + RD_WINDOW_MAX + 7000;
+			break;
+		case FORGE_WINDOW_HUGE:
+			put_le32(forged + 16, 0xffffffffu);
+			break;
+		case FORGE_WINDOW_SHORT:
+			put_le32(forged + 16, window - 1);
+			break;
+		case FORGE_WINDOW_SMALL:
+			put_le32(forged + 16, 100);
+			put_le64(forged + 8, 100);
+			memcpy(forged + RD_HEADER, data + n - 100, 100);
+			flen = RD_HEADER + 100;
+			break;
+		case FORGE_WINDOW_CUT:
+			put_le32(forged + 16, 100);
+			flen = RD_HEADER + 100;
+			break;
+		case FORGE_BITS_8:
+			forged[0] = 8;
+			break;
+		case FORGE_BITS_255:
+			forged[0] = 255;
+			forged[1] = 255;
+			break;
+		case FORGE_BITS_VALUE:
+			forged[0] = 3;
+			forged[1] = 0xf8;
+			break;
+		case FORGE_BITS_FLIPPED:
+			if (forged[0] == 0)
+				forged[0] = 1;
+			forged[1] ^= 1;
+			break;
+		case FORGE_WINDOW_RANDOM:
+			tu_fill_random(forged + RD_HEADER, window, seed++);
+			break;
+		case FORGE_CRC:
+			forged[4] ^= 0x5a;
+			break;
+		case FORGE_RESERVED:
+			forged[2] = 1;
+			break;
+		case FORGE_MEMBER_HUGE:
+			put_le64(forged + 8, 1ULL << 63);
+			break;
+		case FORGE_HEADER_ONLY:
+			put_le32(forged + 16, 0);
+			put_le64(forged + 8, 0);
+			flen = RD_HEADER;
+			break;
+		case FORGE_RANDOM:
+			tu_fill_random(forged, n, seed++);
+			break;
+		case FORGE_RANDOM_SHORT:
+			tu_fill_random(forged, 7, seed++);
+			flen = 7;
+			break;
+		case FORGE_RANDOM_FIELDS:
+			tu_fill_random(forged, n, seed++);
+			forged[0] = (uint8_t)(tu_rand(&seed) % 8);
+			forged[1] &= (uint8_t)((1u << forged[0]) - 1);
+			forged[2] = forged[3] = 0;
+			memcpy(forged + 8, data + 8, 12);
+			break;
+		case FORGE_COUNT:
+			break;
+		}
+		b = with_point_data(good, len, k, forged, flen, &blen);
+		reopen_format(F_GZIP);
+		ret = mfs_stream_index_import(s, b, blen);
+		ck_assert_msg(ret == 0 || ret == -EINVAL,
+			      "forgery %d: import returned %d", f, ret);
+		reads_around(out);
+		free(b);
+	}
+
+	/* The points' own fields: their offsets and checksums. */
+	for (uint32_t k = 0; k < count; k++) {
+		for (int field = 0; field < 3; field++) {
+			size_t at = item_at(good, k);
+			uint64_t out = get_le64(good + at);
+			int ret;
+
+			b = malloc(len);
+			memcpy(b, good, len);
+			if (field == 0)		/* in, a byte later */
+				put_le64(b + at + 8, get_le64(b + at + 8) + 1);
+			else if (field == 1)	/* out, a little earlier */
+				put_le64(b + at, out - 4096);
+			else			/* the bytes' CRC-32 */
+				b[at + 16] ^= 0x80;
+			reseal(b, len);
+			reopen_format(F_GZIP);
+			ret = mfs_stream_index_import(s, b, len);
+			ck_assert(ret == 0 || ret == -EINVAL);
+			reads_around(out);
+			free(b);
+		}
+	}
+	free(good);
+	free(forged);
+	free(data);
+}
+END_TEST
+
+/* zstd frame starts from an index: one moved to another frame's start
+ * (a real frame, at the wrong decompressed offset) is found out by the
+ * bytes' CRC-32 before anything decoded from it is served. */
+START_TEST(test_index_forged_restarts)
+{
+	void *exported;
+	uint8_t *good, *b;
+	size_t len;
+	uint32_t count;
+
+	open_format(F_ZSTD_FRAMES);
+	ck_assert_uint_eq(read_sequentially(plain, PLAIN_LEN, 128 * TU_KIB),
+			  PLAIN_LEN);
+	ck_assert_int_eq(mfs_stream_index_export(s, &exported, &len), 0);
+	good = exported;
+	count = get_le32(good + IX_COUNT);
+	ck_assert_uint_ge(count, 3);
+	b = malloc(len);
+	ck_assert(b != NULL);
+	for (uint32_t k = 0; k + 1 < count; k++) {
+		size_t at = item_at(good, k), next = item_at(good, k + 1);
+
+		/* Point k claims point k+1's frame. */
+		memcpy(b, good, len);
+		put_le64(b + at + 8, get_le64(good + next + 8));
+		put_le64(b + next + 8, get_le64(good + next + 8) + 1);
+		reseal(b, len);
+		reopen_format(F_ZSTD_FRAMES);
+		if (mfs_stream_index_import(s, b, len) == 0)
+			reads_around(get_le64(good + at));
+		/* Or keeps its frame but claims another offset. */
+		memcpy(b, good, len);
+		put_le64(b + at, get_le64(good + at) + PIECE / 2);
+		reseal(b, len);
+		reopen_format(F_ZSTD_FRAMES);
+		if (mfs_stream_index_import(s, b, len) == 0)
+			reads_around(get_le64(good + at));
+	}
+	free(b);
+	free(good);
 }
 END_TEST
 
@@ -1498,7 +1808,7 @@ START_TEST(test_multi)
 	tu_sh(dir, "%s", multis[_i].command);
 
 	open_range(dir, "multi", 0, 0);
-	random_reads(all, total, 8, 100, 128 * TU_KIB);
+	random_reads(all, total, 8, rounds(100, 20), 128 * TU_KIB);
 	mfs_stream_close(s);
 	s = NULL;
 	close(fd);
@@ -1651,6 +1961,8 @@ static Suite *stream_suite(void)
 	tcase_add_test(tc, test_index_nothing);
 	tcase_add_loop_test(tc, test_index_refused, 0, N_INDEX_FORMATS);
 	tcase_add_loop_test(tc, test_index_mutations, 0, N_INDEX_FORMATS);
+	tcase_add_test(tc, test_index_forged_points);
+	tcase_add_test(tc, test_index_forged_restarts);
 	suite_add_tcase(su, tc);
 
 	tc = tcase_create("shapes");
