@@ -3,6 +3,7 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_HARNESS]      (default 60; 0 replays only)
 #   scripts/fuzz.sh --ci                       (what CI runs)
+#   FUZZ_HARNESSES="inner index" scripts/fuzz.sh ...   only those harnesses
 #
 # Configures build-fuzz/ (clang, the core instrumented for libFuzzer, ASan
 # and UBSan), builds the harnesses, makes the seed corpora, replays every
@@ -44,7 +45,12 @@ fi
 cd "$(dirname "$0")/.."
 repo=$PWD
 build=$repo/build-fuzz
-harnesses=(outer inner manifest header_json base64_sig artifact resume index)
+harnesses=(outer inner manifest header_json base64_sig artifact resume index
+	contents_ext contents_squashfs contents_tar)
+# FUZZ_HARNESSES="a b" runs only those.
+if [ -n "${FUZZ_HARNESSES:-}" ]; then
+	read -r -a harnesses <<<"$FUZZ_HARNESSES"
+fi
 
 # --ci: executions per harness, about a minute each on one core here
 # (they differ by two orders of magnitude in speed).
@@ -58,6 +64,9 @@ ci_runs() {
 	artifact) echo 60000 ;;
 	resume) echo 1300 ;;
 	index) echo 20000 ;;
+	contents_ext) echo 40000 ;;
+	contents_squashfs) echo 15000 ;;
+	contents_tar) echo 30000 ;;
 	esac
 }
 
