@@ -223,7 +223,7 @@ static int put_payload(struct out *o, struct mfs_payload *p,
 	} else {
 		put_u32(o, (uint32_t)p->count);
 		for (size_t i = 0; i < p->count; i++) {
-			const struct mfs_entry *e = &p->entries[i];
+			const struct mfs_payload_entry *e = &p->entries[i];
 			size_t len = strlen(e->name);
 
 			put_u32(o, (uint32_t)len);
