@@ -31,12 +31,15 @@
 #define MFS_MOUNT_WALK_BUDGET (32 * 1024 * 1024)
 
 /* Upper bounds on the entries of all payload tars together and on the
- * bytes of their names: what the daemon keeps per file (the entry table,
- * the tree's nodes, the .verify lines) then stays well under SPEC's
- * 128 MiB, however the files are spread over payloads.  A million files
- * is several times a full distribution's root file system as a tar. */
-#define MFS_PAYLOAD_MAX_ENTRIES (1024 * 1024)
-#define MFS_PAYLOAD_MAX_NAME_BYTES (32 * 1024 * 1024)
+ * bytes of their names.  What the daemon keeps per file (the entry table
+ * and its digests, the tree's nodes, the .verify lines: some 370 bytes
+ * and each name about four times) then stays under SPEC's 128 MiB (about
+ * 90 MiB at both caps), however the files are spread over payloads.  No
+ * user needs more: every payload file must be listed in the manifest,
+ * whose 1 MiB cap holds at most some 13000 lines and 1 MiB of names, so
+ * an artifact with more files than that cannot verify anyway. */
+#define MFS_PAYLOAD_MAX_ENTRIES (128 * 1024)
+#define MFS_PAYLOAD_MAX_NAME_BYTES (8 * 1024 * 1024)
 
 /* One payload entry as the table keeps it: fixed size, no allocation of
  * its own; its name lies in the payload's name arena, which never moves,
@@ -67,7 +70,7 @@ struct mfs_digest {
 
 /* One slot of a payload's name set: an entry's normal name (names.h)
  * by its hash; index 0 marks an empty slot.  Eight bytes, as a payload
- * of MFS_PAYLOAD_MAX_ENTRIES needs 2^21 of them. */
+ * of MFS_PAYLOAD_MAX_ENTRIES needs 2^18 of them. */
 struct mfs_name_slot {
 	uint32_t hash;
 	uint32_t index;		/* entry index + 1 */
