@@ -80,10 +80,12 @@ walk() {
 	unmount_artifact "$MNT"
 }
 
-# every MEASURE: the three artifacts.
+# every MEASURE: the three artifacts (the sanitizer build, for its
+# reports, skips the first: the second walks the same payload further).
 every() {
-	walk "$FIXTURES/many-1.mender" "one payload of 10^6 files" \
-		"$MAX_ENTRIES" "more than $MAX_ENTRIES entries" "$1"
+	[ "$1" -eq 1 ] &&
+		walk "$FIXTURES/many-1.mender" "one payload of 10^6 files" \
+			"$MAX_ENTRIES" "more than $MAX_ENTRIES entries" "$1"
 	walk "$FIXTURES/many-4.mender" "four payloads of 10^6 files" \
 		"$MAX_ENTRIES" "more than $MAX_ENTRIES entries" "$1"
 	walk "$FIXTURES/long-1.mender" "131072 names of 80 bytes" \
