@@ -501,8 +501,11 @@ static int install(struct mfs_payload *p, struct loaded_payload *lp)
 			 * there would skip them, so the walk ends here. */
 			p->walk_done = true;
 			p->walk_error = ret;
-			snprintf(p->walk_message, sizeof(p->walk_message),
-				 "out of memory");
+			/* -EFBIG: a cap, which the append named. */
+			if (ret != -EFBIG)
+				snprintf(p->walk_message,
+					 sizeof(p->walk_message),
+					 "out of memory");
 			mfs_inner_close(p->walker);
 			p->walker = NULL;
 			goto out;
