@@ -316,10 +316,21 @@ static int classify_members(struct mfs_artifact *a)
 
 static int payload_step(struct mfs_payload *p);
 
+/* A table entry as a struct mfs_entry, its name borrowed. */
+static void entry_out(const struct mfs_payload_entry *r, struct mfs_entry *e)
+{
+	e->name = (char *)r->name;
+	e->offset = r->offset;
+	e->size = r->size;
+	e->mode = (mode_t)r->mode;
+	e->mtime = r->mtime;
+	e->header_offset = r->header_offset;
+}
+
 /* Where the header after the last entry found starts. */
 static uint64_t payload_next_header(const struct mfs_payload *p)
 {
-	const struct mfs_entry *e = &p->entries[p->count - 1];
+	const struct mfs_payload_entry *e = &p->entries[p->count - 1];
 
 	return e->offset + ((e->size + 511) & ~(uint64_t)511);
 }
@@ -496,8 +507,12 @@ void mfs_artifact_close(struct mfs_artifact *a)
 
 		mfs_inner_close(p->walker);
 		mfs_stream_close(p->stream);
-		for (size_t j = 0; j < p->count; j++)
-			mfs_entry_destroy(&p->entries[j]);
+		while (p->arena) {
+			struct mfs_name_block *b = p->arena;
+
+			p->arena = b->next;
+			free(b);
+		}
 		free(p->entries);
 		free(p->digests);
 		free(p->names);
@@ -549,7 +564,7 @@ ssize_t mfs_artifact_read_member(struct mfs_artifact *a, size_t i, void *buf,
 static int payload_grow(struct mfs_payload *p)
 {
 	size_t cap = p->capacity ? p->capacity * 2 : 16;
-	struct mfs_entry *entries;
+	struct mfs_payload_entry *entries;
 	struct mfs_digest *digests;
 
 	entries = realloc(p->entries, cap * sizeof(*entries));
@@ -644,15 +659,92 @@ static void check_client_name(struct mfs_payload *p, const char *name)
 	}
 }
 
+/* Names go to blocks of this size, end to end (one of its own for a
+ * longer name): a million short names cost a few allocations, not a
+ * million. */
+#define NAME_BLOCK_SIZE (256 * 1024)
+
+/* A copy of name (len bytes) in the payload's arena, or NULL. */
+static const char *arena_add(struct mfs_payload *p, const char *name,
+			     size_t len)
+{
+	struct mfs_name_block *b = p->arena;
+	char *copy;
+
+	if (!b || b->size - b->used < len + 1) {
+		size_t size = len + 1 > NAME_BLOCK_SIZE ? len + 1 :
+			      NAME_BLOCK_SIZE;
+
+		b = malloc(sizeof(*b) + size);
+		if (!b)
+			return NULL;
+		b->used = 0;
+		b->size = size;
+		/* A block of its own for a long name goes behind the
+		 * current one, which still has room for short ones. */
+		if (p->arena && size > NAME_BLOCK_SIZE) {
+			b->next = p->arena->next;
+			p->arena->next = b;
+		} else {
+			b->next = p->arena;
+			p->arena = b;
+		}
+	}
+	copy = b->data + b->used;
+	memcpy(copy, name, len + 1);
+	b->used += len + 1;
+	return copy;
+}
+
+/* Counts one more entry of len name bytes against the caps the payloads
+ * share.  Returns 0, or -EFBIG with the counts unchanged. */
+static int caps_take(struct mfs_payload *p, size_t len)
+{
+	struct mfs_artifact *a = p->artifact;
+
+	if (atomic_fetch_add(&a->entry_total, 1) >= MFS_PAYLOAD_MAX_ENTRIES) {
+		atomic_fetch_sub(&a->entry_total, 1);
+		snprintf(p->walk_message, sizeof(p->walk_message),
+			 "more than %d entries in the payloads",
+			 MFS_PAYLOAD_MAX_ENTRIES);
+		return -EFBIG;
+	}
+	if (atomic_fetch_add(&a->name_bytes, len) + len >
+	    MFS_PAYLOAD_MAX_NAME_BYTES) {
+		atomic_fetch_sub(&a->name_bytes, len);
+		atomic_fetch_sub(&a->entry_total, 1);
+		snprintf(p->walk_message, sizeof(p->walk_message),
+			 "more than %d bytes of names in the payloads",
+			 MFS_PAYLOAD_MAX_NAME_BYTES);
+		return -EFBIG;
+	}
+	return 0;
+}
+
+static void caps_give(struct mfs_payload *p, size_t len)
+{
+	atomic_fetch_sub(&p->artifact->name_bytes, len);
+	atomic_fetch_sub(&p->artifact->entry_total, 1);
+}
+
 int mfs_payload_append(struct mfs_payload *p, struct mfs_entry *e)
 {
-	char *norm = mfs_name_normalize(e->name);
+	size_t len = strlen(e->name);
+	struct mfs_payload_entry *r;
 	size_t first = 0, slot = 0;
+	const char *name;
+	char *norm;
 	uint32_t hash;
 	int ret;
 
-	if (!norm)
+	ret = caps_take(p, len);
+	if (ret < 0)
+		return ret;
+	norm = mfs_name_normalize(e->name);
+	if (!norm) {
+		caps_give(p, len);
 		return -ENOMEM;
+	}
 	if (p->count == p->capacity && (ret = payload_grow(p)) < 0)
 		goto out;
 	if ((p->count + 1) * 2 > p->name_slots && (ret = names_grow(p)) < 0)
@@ -661,6 +753,11 @@ int mfs_payload_append(struct mfs_payload *p, struct mfs_entry *e)
 	ret = names_find(p, norm, hash, &first, &slot);
 	if (ret < 0)
 		goto out;
+	name = arena_add(p, e->name, len);
+	if (!name) {
+		ret = -ENOMEM;
+		goto out;
+	}
 	memset(&p->digests[p->count], 0, sizeof(*p->digests));
 	if (ret == 1) {
 		/* Which copy a reader takes differs from reader to reader
@@ -675,10 +772,20 @@ int mfs_payload_append(struct mfs_payload *p, struct mfs_entry *e)
 		/* Fits: count stays under MFS_PAYLOAD_MAX_ENTRIES. */
 		p->names[slot].index = (uint32_t)(p->count + 1);
 	}
-	check_client_name(p, e->name);
-	p->entries[p->count++] = *e;
+	check_client_name(p, name);
+	r = &p->entries[p->count++];
+	r->name = name;
+	r->offset = e->offset;
+	r->size = e->size;
+	r->mtime = e->mtime;
+	r->header_offset = e->header_offset;
+	r->mode = (uint32_t)e->mode;
+	free(e->name);
+	e->name = NULL;
 	ret = 0;
 out:
+	if (ret < 0)
+		caps_give(p, len);
 	free(norm);
 	return ret;
 }
@@ -703,10 +810,7 @@ static int payload_step(struct mfs_payload *p)
 
 	if (p->walk_done)
 		return p->walk_error;
-	if (p->count >= MFS_PAYLOAD_MAX_ENTRIES) {
-		ret = -EFBIG;
-		goto done;
-	}
+	p->walk_message[0] = '\0';
 	ret = mfs_inner_next(p->walker, &e);
 	if (ret <= 0)
 		goto done;
@@ -721,9 +825,8 @@ static int payload_step(struct mfs_payload *p)
 done:
 	p->walk_done = true;
 	p->walk_error = ret;
-	if (ret == -EFBIG && p->count >= MFS_PAYLOAD_MAX_ENTRIES)
-		snprintf(p->walk_message, sizeof(p->walk_message),
-			 "more than %d entries", MFS_PAYLOAD_MAX_ENTRIES);
+	if (ret < 0 && p->walk_message[0])
+		;	/* a cap: mfs_payload_append said which */
 	else if (ret < 0)
 		snprintf(p->walk_message, sizeof(p->walk_message), "%s",
 			 mfs_inner_error(p->walker));
@@ -742,7 +845,7 @@ int mfs_payload_find(struct mfs_payload *p, const char *name,
 	for (;;) {
 		for (; i < p->count; i++) {
 			if (strcmp(p->entries[i].name, name) == 0) {
-				*e = p->entries[i];
+				entry_out(&p->entries[i], e);
 				ret = p->digests[i].duplicate ? -EIO : 1;
 				goto out;
 			}
@@ -771,7 +874,7 @@ int mfs_payload_walk_to(struct mfs_payload *p, size_t i, struct mfs_entry *e)
 	while (i >= p->count && (ret = payload_step(p)) == 1)
 		;
 	if (i < p->count) {
-		*e = p->entries[i];
+		entry_out(&p->entries[i], e);
 		ret = 1;
 	}
 	pthread_mutex_unlock(&p->lock);
@@ -795,7 +898,7 @@ int mfs_payload_entry(struct mfs_payload *p, size_t i, struct mfs_entry *e)
 
 	pthread_mutex_lock(&p->lock);
 	if (i < p->count) {
-		*e = p->entries[i];
+		entry_out(&p->entries[i], e);
 		found = 1;
 	}
 	pthread_mutex_unlock(&p->lock);

@@ -30,8 +30,35 @@
 /* How far into a payload's decompressed tar opening walks. */
 #define MFS_MOUNT_WALK_BUDGET (32 * 1024 * 1024)
 
-/* Upper bound on entries in one payload tar. */
-#define MFS_PAYLOAD_MAX_ENTRIES (1024 * 1024)
+/* Upper bounds on the entries of all payload tars together and on the
+ * bytes of their names.  What the daemon keeps per file (the entry table
+ * and its digests, the tree's nodes, the .verify lines: some 370 bytes
+ * and each name about four times) then stays under SPEC's 128 MiB (about
+ * 90 MiB at both caps), however the files are spread over payloads.  No
+ * user needs more: every payload file must be listed in the manifest,
+ * whose 1 MiB cap holds at most some 13000 lines and 1 MiB of names, so
+ * an artifact with more files than that cannot verify anyway. */
+#define MFS_PAYLOAD_MAX_ENTRIES (128 * 1024)
+#define MFS_PAYLOAD_MAX_NAME_BYTES (8 * 1024 * 1024)
+
+/* One payload entry as the table keeps it: fixed size, no allocation of
+ * its own; its name lies in the payload's name arena, which never moves,
+ * so a name borrowed from the table stays valid for the artifact's life. */
+struct mfs_payload_entry {
+	const char *name;
+	uint64_t offset;	/* of the data, in the decompressed tar */
+	uint64_t size;
+	int64_t mtime;
+	uint64_t header_offset;	/* of the entry's first header block */
+	uint32_t mode;		/* file type and permission bits */
+};
+
+/* A block of the name arena: names packed end to end, NUL-terminated. */
+struct mfs_name_block {
+	struct mfs_name_block *next;
+	size_t used, size;
+	char data[];
+};
 
 /* The SHA-256 of one payload entry's bytes, once the pass hashed it,
  * and whether the entry may be served at all. */
@@ -43,7 +70,7 @@ struct mfs_digest {
 
 /* One slot of a payload's name set: an entry's normal name (names.h)
  * by its hash; index 0 marks an empty slot.  Eight bytes, as a payload
- * of MFS_PAYLOAD_MAX_ENTRIES needs 2^21 of them. */
+ * of MFS_PAYLOAD_MAX_ENTRIES needs 2^18 of them. */
 struct mfs_name_slot {
 	uint32_t hash;
 	uint32_t index;		/* entry index + 1 */
@@ -64,9 +91,10 @@ struct mfs_payload {
 
 	pthread_mutex_t lock;		/* guards everything below */
 	struct mfs_inner *walker;	/* NULL once the walk ended */
-	struct mfs_entry *entries;	/* in tar order, as discovered */
+	struct mfs_payload_entry *entries;	/* in tar order, as discovered */
 	struct mfs_digest *digests;	/* one per entry, same capacity */
 	size_t count, capacity;
+	struct mfs_name_block *arena;	/* the entries' names, newest first */
 	struct mfs_artifact *artifact;	/* that holds it, for its notes */
 	/* Every entry's normal name, hashed (open addressing), so that
 	 * mfs_payload_append() finds a name seen before in O(1). */
@@ -112,6 +140,9 @@ struct mfs_artifact {
 
 	struct mfs_payload *payloads;
 	size_t payload_count;
+	/* Entries and name bytes of all payloads so far, against the caps
+	 * (MFS_PAYLOAD_MAX_*). */
+	atomic_size_t entry_total, name_bytes;
 
 	/* The first structural problem found, for the verification report;
 	 * empty when none.  Payload walks may add one later: note_lock. */
@@ -190,11 +221,12 @@ void mfs_artifact_note_lenient(struct mfs_artifact *a, const char *fmt, ...)
 
 /* The one place a payload's entry table grows: the walk at open and in
  * the pass (payload_step) and the load of an index file append through
- * it.  Takes e (its name included).  A name whose normal form
+ * it.  Takes e: its name is copied into the table and freed.  A name whose normal form
  * (names.h) is there already marks both copies duplicate, so they serve
  * EIO from then on, and the artifact malformed; names the client cannot
  * carry in its manifest make it malformed too.  Called with p->lock held.
- * Returns 0, or -ENOMEM with e still the caller's. */
+ * Returns 0, or -ENOMEM, or -EFBIG past a cap (MFS_PAYLOAD_MAX_*), with
+ * e still the caller's. */
 int mfs_payload_append(struct mfs_payload *p, struct mfs_entry *e);
 
 /* Whether entry i may be served: 0, or -EIO once its name is known to be

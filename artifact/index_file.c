@@ -238,7 +238,7 @@ static int put_payload(struct out *o, struct mfs_payload *p,
 	} else {
 		put_u32(o, (uint32_t)p->count);
 		for (size_t i = 0; i < p->count; i++) {
-			const struct mfs_entry *e = &p->entries[i];
+			const struct mfs_payload_entry *e = &p->entries[i];
 			size_t len = strlen(e->name);
 
 			put_u32(o, (uint32_t)len);
@@ -534,8 +534,11 @@ static int install(struct mfs_payload *p, struct loaded_payload *lp)
 			 * there would skip them, so the walk ends here. */
 			p->walk_done = true;
 			p->walk_error = ret;
-			snprintf(p->walk_message, sizeof(p->walk_message),
-				 "out of memory");
+			/* -EFBIG: a cap, which the append named. */
+			if (ret != -EFBIG)
+				snprintf(p->walk_message,
+					 sizeof(p->walk_message),
+					 "out of memory");
 			mfs_inner_close(p->walker);
 			p->walker = NULL;
 			goto out;

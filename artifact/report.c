@@ -144,12 +144,23 @@ int mfs_verification_report(const struct mfs_verification *v, char **out,
 	add_keys(&t, v);
 	text_add(&t, "manifest-order: %s\n",
 		 v->manifest_sorted ? "sorted" : "unsorted");
-	for (size_t i = 0; i < v->line_count; i++)
-		text_add(&t, "%s: %s\n", v->lines[i].name,
-			 mfs_check_word(v->lines[i].result));
+	for (size_t i = 0; i < v->line_count; i++) {
+		const struct mfs_check_line *l = &v->lines[i];
+
+		text_add(&t, "%s%s%s: %s\n", l->dir ? l->dir : "",
+			 l->dir ? "/" : "", l->name, mfs_check_word(l->result));
+	}
 	if (t.error) {
 		free(t.buf);
 		return t.error;
+	}
+	/* Kept as long as the report: no doubling's slack (a million
+	 * lines are tens of MiB). */
+	if (t.capacity > t.len + 1) {
+		char *buf = realloc(t.buf, t.len + 1);
+
+		if (buf)
+			t.buf = buf;
 	}
 	*out = t.buf;
 	*len = t.len;

@@ -23,9 +23,9 @@
 #define HASH_CHUNK (256 * 1024)
 #define SIGNATURE_MAX_SIZE (64 * 1024)
 
-/* A checksum computed from the artifact itself. */
+/* A checksum computed from an outer member (version, the headers). */
 struct actual {
-	char *name;
+	const char *name;	/* borrowed from the artifact */
 	uint8_t sha256[32];
 	bool readable;
 	bool unlisted;		/* no manifest names it */
@@ -34,6 +34,16 @@ struct actual {
 struct actuals {
 	struct actual *items;
 	size_t count, capacity;
+};
+
+/* What the manifests' lines got, by line index; lines no file claims
+ * stay missing.  Payload files are judged in place, from the payload's
+ * own table, so nothing is copied per file: a million files cost the
+ * unlisted list, eight bytes each, and no name. */
+struct judged {
+	enum mfs_check *main_r, *aug_r;
+	struct mfs_unlisted *unlisted;	/* payload files no manifest lists */
+	size_t unlisted_count, unlisted_capacity;
 };
 
 static void set_structure(struct mfs_verification *v, const char *fmt, ...)
@@ -65,18 +75,61 @@ static struct actual *actual_add(struct actuals *list, const char *name)
 	}
 	a = &list->items[list->count];
 	memset(a, 0, sizeof(*a));
-	a->name = strdup(name);
-	if (!a->name)
-		return NULL;
+	a->name = name;
 	list->count++;
 	return a;
 }
 
 static void actuals_destroy(struct actuals *list)
 {
-	for (size_t i = 0; i < list->count; i++)
-		free(list->items[i].name);
 	free(list->items);
+}
+
+static int unlisted_add(struct judged *j, size_t payload, size_t entry)
+{
+	if (j->unlisted_count == j->unlisted_capacity) {
+		size_t cap = j->unlisted_capacity ? j->unlisted_capacity * 2 : 16;
+		struct mfs_unlisted *u = realloc(j->unlisted, cap * sizeof(*u));
+
+		if (!u)
+			return -ENOMEM;
+		j->unlisted = u;
+		j->unlisted_capacity = cap;
+	}
+	/* Both fit: payloads and entries are capped far below 2^32. */
+	j->unlisted[j->unlisted_count].payload = (uint32_t)payload;
+	j->unlisted[j->unlisted_count].entry = (uint32_t)entry;
+	j->unlisted_count++;
+	return 0;
+}
+
+static enum mfs_check judge_digest(bool readable, const uint8_t *sha256,
+				   const struct mfs_manifest_line *l)
+{
+	if (!readable)
+		return MFS_CHECK_UNREADABLE;
+	return memcmp(sha256, l->sha256, 32) ? MFS_CHECK_MISMATCH :
+					       MFS_CHECK_OK;
+}
+
+/* Files a payload file's result under the manifest line that lists it,
+ * or as unlisted. */
+static int judge_file(struct mfs_artifact *a, struct judged *jd, size_t i,
+		      size_t j, const char *name, bool readable,
+		      const uint8_t *sha256)
+{
+	const struct mfs_manifest *m = &a->manifest, *aug = &a->manifest_augment;
+	const struct mfs_manifest_line *l = mfs_manifest_find(m, name);
+
+	if (l) {
+		jd->main_r[l - m->lines] = judge_digest(readable, sha256, l);
+		return 0;
+	}
+	if ((l = mfs_manifest_find(aug, name))) {
+		jd->aug_r[l - aug->lines] = judge_digest(readable, sha256, l);
+		return 0;
+	}
+	return unlisted_add(jd, i, j);
 }
 
 /* SHA-256 of an outer member's raw bytes. */
@@ -114,7 +167,7 @@ out:
  * users read, even where libarchive would expand an entry differently (a
  * pax sparse map it does not report as sparse). */
 static int hash_payload(struct mfs_artifact *a, size_t i,
-			struct mfs_verification *v, struct actuals *list)
+			struct mfs_verification *v, struct judged *jd)
 {
 	struct mfs_payload *p = &a->payloads[i];
 	bool empty = mfs_header_info_payload_is_empty(a, i);
@@ -126,8 +179,7 @@ static int hash_payload(struct mfs_artifact *a, size_t i,
 		return ret;
 	pthread_mutex_lock(&p->lock);
 	for (size_t j = 0; j < p->count; j++) {
-		const struct mfs_entry *e = &p->entries[j];
-		struct actual *act;
+		const struct mfs_payload_entry *e = &p->entries[j];
 
 		if (!mfs_name_is_safe(e->name)) {
 			set_structure(v, "%s holds an unsafe name", p->dir);
@@ -149,14 +201,11 @@ static int hash_payload(struct mfs_artifact *a, size_t i,
 			break;
 		}
 		snprintf(name, sizeof(name), "%s/%s", p->dir, e->name);
-		act = actual_add(list, name);
-		if (!act) {
-			ret = -ENOMEM;
-			break;
-		}
 		/* A name twice has no one content to judge. */
-		act->readable = p->digests[j].done && !p->digests[j].duplicate;
-		memcpy(act->sha256, p->digests[j].sha256, 32);
+		ret = judge_file(a, jd, i, j, name, p->digests[j].done &&
+				 !p->digests[j].duplicate, p->digests[j].sha256);
+		if (ret < 0)
+			break;
 	}
 	if (ret == 0 && p->walk_error == -ENOMEM)
 		ret = -ENOMEM;	/* not the tar's fault: no verdict */
@@ -315,8 +364,8 @@ out:
 	free(text);
 }
 
-static int line_add(struct mfs_verification *v, const char *name,
-		    enum mfs_check result, bool augment)
+static int line_add(struct mfs_verification *v, const char *dir,
+		    const char *name, enum mfs_check result, bool augment)
 {
 	struct mfs_check_line *l;
 
@@ -330,9 +379,8 @@ static int line_add(struct mfs_verification *v, const char *name,
 		v->line_capacity = cap;
 	}
 	l = &v->lines[v->line_count];
-	l->name = strdup(name);
-	if (!l->name)
-		return -ENOMEM;
+	l->dir = dir;
+	l->name = name;
 	l->result = result;
 	l->augment = augment;
 	v->line_count++;
@@ -350,47 +398,46 @@ static enum mfs_check *results_new(const struct mfs_manifest *m)
 	return r;
 }
 
-static enum mfs_check judge(const struct actual *act,
-			    const struct mfs_manifest_line *l)
-{
-	if (!act->readable)
-		return MFS_CHECK_UNREADABLE;
-	return memcmp(act->sha256, l->sha256, 32) ? MFS_CHECK_MISMATCH :
-						    MFS_CHECK_OK;
-}
-
 /* One line per manifest entry in manifest order, then manifest-augment's,
- * then the files neither lists.  Each hashed file is looked up in the
- * manifests' sorted index, so this stays O(n log n) for large payloads. */
+ * then the members and files neither lists.  The payload files were
+ * judged as their payloads were (hash_payload); each name is looked up
+ * in the manifests' sorted index, so this stays O(n log n). */
 static int check_checksums(struct mfs_artifact *a, struct mfs_verification *v,
-			   struct actuals *list)
+			   struct actuals *list, struct judged *jd)
 {
 	const struct mfs_manifest *m = &a->manifest, *aug = &a->manifest_augment;
-	enum mfs_check *main_r = results_new(m), *aug_r = results_new(aug);
-	int ret = main_r && aug_r ? 0 : -ENOMEM;
+	int ret = 0;
 
-	for (size_t i = 0; i < list->count && ret == 0; i++) {
+	for (size_t i = 0; i < list->count; i++) {
 		struct actual *act = &list->items[i];
 		const struct mfs_manifest_line *l = mfs_manifest_find(m, act->name);
 
 		if (l) {
-			main_r[l - m->lines] = judge(act, l);
+			jd->main_r[l - m->lines] =
+				judge_digest(act->readable, act->sha256, l);
 		} else if ((l = mfs_manifest_find(aug, act->name))) {
-			aug_r[l - aug->lines] = judge(act, l);
+			jd->aug_r[l - aug->lines] =
+				judge_digest(act->readable, act->sha256, l);
 		} else {
 			act->unlisted = true;
 		}
 	}
 	for (size_t i = 0; i < m->count && ret == 0; i++)
-		ret = line_add(v, m->lines[i].name, main_r[i], false);
+		ret = line_add(v, NULL, m->lines[i].name, jd->main_r[i], false);
 	for (size_t i = 0; i < aug->count && ret == 0; i++)
-		ret = line_add(v, aug->lines[i].name, aug_r[i], true);
+		ret = line_add(v, NULL, aug->lines[i].name, jd->aug_r[i], true);
 	for (size_t i = 0; i < list->count && ret == 0; i++)
 		if (list->items[i].unlisted)
-			ret = line_add(v, list->items[i].name,
+			ret = line_add(v, NULL, list->items[i].name,
 				       MFS_CHECK_UNLISTED, false);
-	free(aug_r);
-	free(main_r);
+	/* Files of payloads: names from their tables, which stay as they
+	 * are (the pass is done) for the artifact's life. */
+	for (size_t i = 0; i < jd->unlisted_count && ret == 0; i++) {
+		struct mfs_payload *p = &a->payloads[jd->unlisted[i].payload];
+
+		ret = line_add(v, p->dir, p->entries[jd->unlisted[i].entry].name,
+			       MFS_CHECK_UNLISTED, false);
+	}
 	return ret;
 }
 
@@ -426,8 +473,9 @@ static void decide(struct mfs_verification *v)
 			 "no configured key verifies the signature");
 	} else if (bad) {
 		v->status = MFS_STATUS_CHECKSUM_MISMATCH;
-		snprintf(v->reason, sizeof(v->reason), "%s: %s", bad->name,
-			 mfs_check_word(bad->result));
+		snprintf(v->reason, sizeof(v->reason), "%s%s%s: %s",
+			 bad->dir ? bad->dir : "", bad->dir ? "/" : "",
+			 bad->name, mfs_check_word(bad->result));
 	} else if (!v->is_signed) {
 		v->status = MFS_STATUS_UNSIGNED;
 		snprintf(v->reason, sizeof(v->reason), "the artifact is not signed");
@@ -445,6 +493,7 @@ int mfs_verify_artifact(struct mfs_artifact *a,
 			struct mfs_verification *v)
 {
 	struct actuals list = { 0 };
+	struct judged jd = { 0 };
 	uint8_t *buf = NULL;
 	struct actual *act;
 	int ret = -ENOMEM;
@@ -455,7 +504,9 @@ int mfs_verify_artifact(struct mfs_artifact *a,
 	v->key_count = key_count;
 	v->attempts = calloc(key_count + 1, sizeof(*v->attempts));
 	buf = malloc(HASH_CHUNK);
-	if (!v->attempts || !buf)
+	jd.main_r = results_new(&a->manifest);
+	jd.aug_r = results_new(&a->manifest_augment);
+	if (!v->attempts || !buf || !jd.main_r || !jd.aug_r)
 		goto out;
 
 	/* Every payload walked to its end first: the walk notes what it
@@ -480,17 +531,20 @@ int mfs_verify_artifact(struct mfs_artifact *a,
 	     hash_member(a, (size_t)a->m_header_augment, act, buf) < 0))
 		goto out;
 	for (size_t i = 0; i < a->payload_count; i++)
-		if (hash_payload(a, i, v, &list) < 0)
+		if (hash_payload(a, i, v, &jd) < 0)
 			goto out;
 
 	check_signature(a, v);
 	v->manifest_sorted = manifest_is_sorted(&a->manifest);
-	if (check_checksums(a, v, &list) < 0)
+	if (check_checksums(a, v, &list, &jd) < 0)
 		goto out;
 	decide(v);
 	ret = 0;
 out:
 	actuals_destroy(&list);
+	free(jd.unlisted);
+	free(jd.aug_r);
+	free(jd.main_r);
 	free(buf);
 	if (ret < 0)
 		mfs_verification_destroy(v);
@@ -499,8 +553,6 @@ out:
 
 void mfs_verification_destroy(struct mfs_verification *v)
 {
-	for (size_t i = 0; i < v->line_count; i++)
-		free(v->lines[i].name);
 	free(v->lines);
 	free(v->attempts);
 	memset(v, 0, sizeof(*v));

@@ -33,10 +33,19 @@ enum mfs_check {
 	MFS_CHECK_UNREADABLE,	/* its bytes could not be read whole */
 };
 
+/* Names are borrowed from the artifact verified (its manifests, its
+ * payload tables): the verification is read, and its report rendered,
+ * while that artifact is open. */
 struct mfs_check_line {
-	char *name;
+	const char *dir;	/* "data/NNNN" before name, or NULL */
+	const char *name;
 	enum mfs_check result;
 	bool augment;		/* listed in manifest-augment */
+};
+
+/* A payload file no manifest lists, by payload and entry index. */
+struct mfs_unlisted {
+	uint32_t payload, entry;
 };
 
 struct mfs_verification {
@@ -67,7 +76,8 @@ struct mfs_verification {
 	size_t line_count, line_capacity;
 };
 
-/* Verifies a with the keys, in order.  Reads every payload whole.
+/* Verifies a with the keys, in order.  Reads every payload whole.  v
+ * borrows names from a: use it, and render its report, before closing a.
  * Returns 0 with the outcome in v (destroy it after), or a negative
  * errno when verification itself could not run (-ENOMEM). */
 int mfs_verify_artifact(struct mfs_artifact *a,

@@ -73,12 +73,14 @@ static int compute(struct mfs_verify_cache *c, struct mfs_report **out)
 	 * artifact under it. */
 	a = mfs_tree_pin(c->tree, &r->generation);
 	ret = mfs_verify_artifact(a, c->keys, c->key_count, &v);
-	mfs_tree_unpin(c->tree);
 	if (ret < 0) {
+		mfs_tree_unpin(c->tree);
 		free(r);
 		return ret;
 	}
+	/* While pinned: the verification borrows the artifact's names. */
 	ret = mfs_verification_report(&v, &r->text, &r->len);
+	mfs_tree_unpin(c->tree);
 	r->status = v.status;
 	r->has_unsigned = v.augmented;
 	snprintf(r->reason, sizeof(r->reason), "%s", v.reason);
