@@ -226,6 +226,12 @@ if mount_artifact "$FIXTURES/damaged.mender" "$MNT"; then
 	others=$(grep -c '^other' "$TEST_TMP/damaged.out")
 	check "damaged: every file reads or fails with EIO ($(sort "$TEST_TMP/damaged.out" | uniq -c | tr '\n' ' '))" \
 		[ "$others" -eq 0 ]
+	find "$C" >/dev/null 2>"$TEST_TMP/find.err"
+	# A directory entry whose inode is garbage may say "directory" while
+	# the inode says otherwise: ENOTDIR, as clean as EIO.
+	others=$(grep -vE "Input/output error|Not a directory" "$TEST_TMP/find.err")
+	check "damaged: find fails only with EIO, on $(wc -l <"$TEST_TMP/find.err") directories (others: '$others')" \
+		[ -z "$others" ]
 	got=$(cat "$C/owned" 2>&1)
 	check "damaged: an undamaged file still reads (got '$got')" \
 		[ "$got" = owned ]
