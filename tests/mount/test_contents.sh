@@ -240,5 +240,53 @@ if mount_artifact "$FIXTURES/damaged.mender" "$MNT"; then
 	unmount_artifact "$MNT"
 fi
 
+# ---- signing, and a change on disk, with contents/ in use -------------------
+cp "$FIXTURES/ext4-gzip.mender" "$TEST_TMP/sign.mender"
+if openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+	-out "$TEST_TMP/key.pem" 2>/dev/null &&
+   mount_artifact "$TEST_TMP/sign.mender" "$MNT" -o sign_key="$TEST_TMP/key.pem"; then
+	C=$MNT/contents/0000/rootfs.ext4
+	want=$(sha256sum <"$SRC/usr/lib/big.so")
+	got=$(sha256sum <"$C/usr/lib/big.so")
+	check "signing: contents/ reads before signing" [ "$want" = "$got" ]
+	if echo sign >"$MNT/signature" 2>"$TEST_TMP/err"; then
+		ok "signing: echo sign > signature"
+	else
+		fail "signing: echo sign > signature"
+		note_file "$TEST_TMP/err"
+	fi
+	got=$(sha256sum <"$C/usr/lib/deep/er/still/leaf.txt")
+	check "signing: contents/ reads the same after the rewrite" \
+		[ "$(sha256sum <"$SRC/usr/lib/deep/er/still/leaf.txt")" = "$got" ]
+	got=$(head -n 1 "$MNT/.verify")
+	check "signing: .verify judges the signed artifact (got '$got')" \
+		[ "$got" = "status: verified" ]
+	unmount_artifact "$MNT"
+fi
+
+cp "$FIXTURES/ext4-gzip.mender" "$TEST_TMP/change.mender"
+if mount_artifact "$TEST_TMP/change.mender" "$MNT"; then
+	C=$MNT/contents/0000/rootfs.ext4
+	exec 3<"$C/etc/mender/mender.conf"
+	# In place, behind the mount: another release under the same name.
+	cat "$FIXTURES/ext4-b.mender" >"$TEST_TMP/change.mender"
+	ls "$MNT" >/dev/null
+	if cat <&3 >/dev/null 2>"$TEST_TMP/err"; then
+		fail "change on disk: a contents/ file opened before reads on"
+	elif grep -q 'Input/output error' "$TEST_TMP/err"; then
+		ok "change on disk: a contents/ file opened before reads EIO"
+	else
+		fail "change on disk: a contents/ file opened before fails, but not with EIO"
+		note_file "$TEST_TMP/err"
+	fi
+	exec 3<&-
+	got=$(grep ServerURL "$C/etc/mender/mender.conf" 2>&1)
+	check "change on disk: contents/ shows the new artifact (got '$got')" \
+		[ "$got" = '  "ServerURL": "https://example.com"' ]
+	check "change on disk: the file removed in the new release is gone" \
+		[ ! -e "$C/many/file-17.bin" ]
+	unmount_artifact "$MNT"
+fi
+
 loop_unref
 finish
