@@ -49,15 +49,27 @@ struct tree_image *tree_images_at(struct tree_images *im, size_t slot)
 
 int tree_image_handle(struct tree_image *img, struct mfs_contents **c)
 {
+	struct mfs_contents *h;
 	int ret = 0;
 
+	/* Every read comes here: once open, no lock.  The handle is
+	 * closed, and stale set, only while no call runs (the tree's swap
+	 * lock held exclusively). */
+	h = __atomic_load_n(&img->c, __ATOMIC_ACQUIRE);
+	if (h && !img->stale) {
+		*c = h;
+		return 0;
+	}
 	pthread_mutex_lock(&img->lock);
 	if (img->stale)
 		ret = -ESTALE;
 	else if (img->err)
 		ret = img->err;
-	else if (!img->c)
-		ret = mfs_contents_open(&img->src, img->kind, &img->c, NULL, 0);
+	else if (!img->c) {
+		ret = mfs_contents_open(&img->src, img->kind, &h, NULL, 0);
+		if (ret == 0)
+			__atomic_store_n(&img->c, h, __ATOMIC_RELEASE);
+	}
 	/* A refusal stays: the bytes do not change under a shown artifact.
 	 * Running out of memory may pass. */
 	if (ret < 0 && ret != -ESTALE && ret != -ENOMEM && !img->err)
