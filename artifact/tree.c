@@ -18,6 +18,7 @@
 #include "artifact/names.h"
 #include "artifact/pass.h"
 #include "artifact/tree.h"
+#include "artifact/tree_contents_i.h"
 
 enum node_kind {
 	NODE_DIR,
@@ -26,6 +27,7 @@ enum node_kind {
 	NODE_PAYLOAD,		/* a file inside a payload tar */
 	NODE_SIGNATURE,		/* virtual: the text of manifest.sig */
 	NODE_VERIFY,		/* virtual: served by the daemon */
+	NODE_IMAGE,		/* contents/NNNN/FILE: an image's root */
 };
 
 /* Which member a member node shows.  Nodes name members by role, not
@@ -70,6 +72,11 @@ struct node {
 	int state;			/* NODE_PAYLOAD */
 	uint64_t offset;		/* NODE_PAYLOAD, once resolved */
 	size_t entry;			/* ...and its index in the payload */
+	bool listed;			/* NODE_PAYLOAD: the manifest has it */
+	/* contents/NNNN (a NODE_DIR): its payload's files are probed on
+	 * the first look into it, once. */
+	bool probe_pending;
+	size_t image;			/* NODE_IMAGE: its slot */
 };
 
 struct mfs_tree {
@@ -92,6 +99,10 @@ struct mfs_tree {
 	uint64_t *names;
 	size_t names_capacity, names_used;	/* a power of two */
 	size_t *payload_synced;		/* entries already turned into nodes */
+
+	unsigned flags;			/* MFS_TREE_* */
+	pthread_mutex_t probe_lock;	/* one probe of contents/NNNN at once */
+	struct tree_images images;	/* under lock; see tree_contents_i.h */
 };
 
 static struct node *node_at(struct mfs_tree *t, uint64_t ino)
@@ -450,6 +461,7 @@ static int add_listed_payload_files(struct mfs_tree *t, size_t p,
 			continue;
 		if (ino < 0)
 			return (int)ino;
+		node_at(t, (uint64_t)ino)->listed = true;
 	}
 	return 0;
 }
@@ -575,6 +587,30 @@ static int sync_all_payloads(struct mfs_tree *t)
 	return ret;
 }
 
+/* contents/ and a contents/NNNN for each payload, whose files are looked
+ * at only when someone looks into it (probe_contents). */
+static int add_contents_dirs(struct mfs_tree *t)
+{
+	struct mfs_artifact *a = t->artifact;
+	int64_t ino = path_add(t, MFS_TREE_ROOT, MFS_CONTENTS_NAME, NODE_DIR);
+
+	if (ino < 0)
+		return ino == -EEXIST ? 0 : (int)ino;
+	for (size_t p = 0; p < a->payload_count; p++) {
+		/* payloads[p].dir is "data/NNNN" */
+		int64_t d = path_add(t, (uint64_t)ino, a->payloads[p].dir + 5,
+				     NODE_DIR);
+
+		if (d == -EEXIST)
+			continue;
+		if (d < 0)
+			return (int)d;
+		node_at(t, (uint64_t)d)->probe_pending = true;
+		node_at(t, (uint64_t)d)->payload = p;
+	}
+	return 0;
+}
+
 /* Everything under the root (inode 1), for the artifact shown. */
 static int populate_root(struct mfs_tree *t)
 {
@@ -606,6 +642,8 @@ static int populate_root(struct mfs_tree *t)
 		if (!ret)
 			ret = sync_payload(t, p);
 	}
+	if (!ret && !(t->flags & MFS_TREE_NOCONTENTS))
+		ret = add_contents_dirs(t);
 	if (ret)
 		return ret;
 	ino = path_add(t, MFS_TREE_ROOT, MFS_SIGNATURE_NAME, NODE_SIGNATURE);
@@ -625,6 +663,12 @@ static int tree_populate(struct mfs_tree *t)
 
 int mfs_tree_build(struct mfs_artifact *a, struct mfs_tree **out)
 {
+	return mfs_tree_build_flags(a, 0, out);
+}
+
+int mfs_tree_build_flags(struct mfs_artifact *a, unsigned flags,
+			 struct mfs_tree **out)
+{
 	struct mfs_tree *t = calloc(1, sizeof(*t));
 	int ret;
 
@@ -633,6 +677,8 @@ int mfs_tree_build(struct mfs_artifact *a, struct mfs_tree **out)
 	pthread_rwlockattr_t attr;
 
 	t->artifact = a;
+	t->flags = flags;
+	pthread_mutex_init(&t->probe_lock, NULL);
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr,
 		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
@@ -662,6 +708,8 @@ void mfs_tree_destroy(struct mfs_tree *t)
 	free(t->nodes);
 	free(t->names);
 	free(t->payload_synced);
+	tree_images_destroy(&t->images);
+	pthread_mutex_destroy(&t->probe_lock);
 	pthread_rwlock_destroy(&t->lock);
 	pthread_rwlock_destroy(&t->swap_lock);
 	free(t);
@@ -707,13 +755,203 @@ static int resolve_payload(struct mfs_tree *t, uint64_t ino)
 	return state < 0 ? state : 0;
 }
 
+static ssize_t read_payload(struct mfs_tree *t, uint64_t ino, uint8_t *buf,
+			    size_t len, uint64_t off);
+
+/*
+ * contents/.  An image's bytes are read the way its payload file is read
+ * (read_payload), so a duplicate name's EIO and a change on disk apply
+ * inside it too.
+ */
+static ssize_t image_pread(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	struct tree_image *img = ctx;
+	struct mfs_tree *t = img->tree;
+	bool stale;
+
+	pthread_rwlock_rdlock(&t->lock);
+	stale = node_at(t, img->file_ino)->stale;
+	pthread_rwlock_unlock(&t->lock);
+	if (stale)
+		return -EIO;
+	return read_payload(t, img->file_ino, buf, len, off);
+}
+
+/* The listed files of payload p, whose names contents/NNNN may show. */
+static uint64_t *listed_files(struct mfs_tree *t, size_t p, size_t *count)
+{
+	uint64_t *files = malloc((t->count + 1) * sizeof(*files));
+
+	*count = 0;
+	if (!files)
+		return NULL;
+	for (size_t i = 0; i < t->count; i++) {
+		const struct node *n = &t->nodes[i];
+
+		if (n->kind == NODE_PAYLOAD && n->listed && n->payload == p &&
+		    !n->stale && !n->detached)
+			files[(*count)++] = i + 1;
+	}
+	return files;
+}
+
+/* Tells which payload files of contents/NNNN (dir) hold an image, from
+ * their first bytes, on the first look into it; the images themselves
+ * are opened when someone looks into them.  Returns 0 or -ENOMEM. */
+static int probe_contents(struct mfs_tree *t, uint64_t dir)
+{
+	uint64_t *files = NULL;
+	size_t count = 0, p;
+	struct node *d;
+	bool pending;
+	int ret = 0;
+
+	pthread_mutex_lock(&t->probe_lock);
+	pthread_rwlock_rdlock(&t->lock);
+	d = node_at(t, dir);
+	pending = d->probe_pending && !d->stale;
+	p = d->payload;
+	if (pending)
+		files = listed_files(t, p, &count);
+	pthread_rwlock_unlock(&t->lock);
+	if (!pending)
+		goto out;
+	if (!files) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < count && ret == 0; i++) {
+		struct tree_image probe = { .tree = t, .file_ino = files[i] };
+		int64_t ino;
+		size_t slot;
+		int kind;
+
+		/* A file that cannot be read has no contents to show. */
+		if (resolve_payload(t, files[i]) < 0)
+			continue;
+		pthread_rwlock_rdlock(&t->lock);
+		probe.src.size = node_at(t, files[i])->size;
+		pthread_rwlock_unlock(&t->lock);
+		probe.src.ctx = &probe;
+		probe.src.pread = image_pread;
+		kind = mfs_contents_probe(&probe.src);
+		if (kind <= 0)
+			continue;
+
+		pthread_rwlock_wrlock(&t->lock);
+		slot = tree_images_add(&t->images, t, files[i], probe.src.size,
+				       (enum mfs_contents_kind)kind,
+				       image_pread);
+		ino = slot ? path_add(t, dir, node_at(t, files[i])->entry_name,
+				      NODE_IMAGE) : -ENOMEM;
+		if (ino > 0) {
+			struct node *n = node_at(t, (uint64_t)ino);
+
+			n->image = slot;
+			n->perm = 0555;
+			n->mtime = node_at(t, files[i])->mtime;
+			tree_images_at(&t->images, slot)->root_ino =
+				(uint64_t)ino;
+		}
+		if (ino == -ENOMEM)
+			ret = -ENOMEM;
+		pthread_rwlock_unlock(&t->lock);
+	}
+	if (ret == 0) {
+		pthread_rwlock_wrlock(&t->lock);
+		node_at(t, dir)->probe_pending = false;
+		pthread_rwlock_unlock(&t->lock);
+	}
+out:
+	pthread_mutex_unlock(&t->probe_lock);
+	free(files);
+	return ret;
+}
+
+/* Probes dir first when it is a contents/NNNN not yet looked into. */
+static int probe_if_pending(struct mfs_tree *t, uint64_t dir)
+{
+	struct node *d;
+	bool pending;
+
+	pthread_rwlock_rdlock(&t->lock);
+	d = node_at(t, dir);
+	pending = d && d->probe_pending;
+	pthread_rwlock_unlock(&t->lock);
+	return pending ? probe_contents(t, dir) : 0;
+}
+
+/* The image behind ino (a node inside one, or an image's root) and the
+ * reader's node, or 1 when ino is no part of an image.  Opens the image
+ * on first use.  Returns 0, 1 or a negative errno. */
+static int image_node(struct mfs_tree *t, uint64_t ino, struct tree_image **img,
+		      struct mfs_contents **c, uint64_t *node)
+{
+	size_t slot = 0;
+	bool root = false;
+	int ret;
+
+	pthread_rwlock_rdlock(&t->lock);
+	if (tree_contents_is_ino(ino)) {
+		slot = tree_contents_slot(ino);
+	} else {
+		struct node *n = node_at(t, ino);
+
+		if (n && n->kind == NODE_IMAGE) {
+			slot = n->image;
+			root = true;
+		}
+	}
+	*img = slot ? tree_images_at(&t->images, slot) : NULL;
+	pthread_rwlock_unlock(&t->lock);
+	if (!slot)
+		return 1;
+	if (!*img)
+		return -ENOENT;
+	ret = tree_image_handle(*img, c);
+	if (ret < 0)
+		return ret;
+	*node = root ? mfs_contents_root(*c) : tree_contents_node(ino);
+	return 0;
+}
+
+/* The inode a reader's node shows as: the image's root is its tree node. */
+static uint64_t image_ino(struct mfs_tree *t, struct tree_image *img,
+			  struct mfs_contents *c, uint64_t node)
+{
+	if (node == mfs_contents_root(c))
+		return img->root_ino;
+	return tree_contents_ino(img->slot, node);
+}
+
+static int image_lookup(struct mfs_tree *t, uint64_t dir, const char *name,
+			uint64_t *ino)
+{
+	struct tree_image *img;
+	struct mfs_contents *c;
+	uint64_t node, found;
+	int ret = image_node(t, dir, &img, &c, &node);
+
+	if (ret == 0)
+		ret = mfs_contents_lookup(c, node, name, &found);
+	if (ret == 0)
+		*ino = image_ino(t, img, c, found);
+	return ret;
+}
+
 static int tree_lookup(struct mfs_tree *t, uint64_t dir, const char *name,
 		    uint64_t *ino)
 {
 	struct node *d;
 	uint64_t found = 0;
-	int ret = 0;
+	int ret;
 
+	ret = image_lookup(t, dir, name, ino);
+	if (ret <= 0)
+		return ret;
+	ret = probe_if_pending(t, dir);
+	if (ret < 0)
+		return ret;
 	pthread_rwlock_rdlock(&t->lock);
 	d = node_at(t, dir);
 	if (!d)
@@ -739,11 +977,40 @@ static int tree_lookup(struct mfs_tree *t, uint64_t dir, const char *name,
 	return ret;
 }
 
+/* A node inside an image: its own attributes, under the mount's inode. */
+static int image_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st)
+{
+	struct tree_image *img;
+	struct mfs_contents *c;
+	uint64_t node;
+	int ret;
+
+	if (!tree_contents_is_ino(ino))
+		return 1;
+	ret = image_node(t, ino, &img, &c, &node);
+	if (ret == 0)
+		ret = mfs_contents_getattr(c, node, st);
+	if (ret == 0)
+		st->st_ino = ino;
+	return ret;
+}
+
+static bool is_dir(const struct node *n)
+{
+	return n->kind == NODE_DIR || n->kind == NODE_IMAGE;
+}
+
 static int tree_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st)
 {
 	struct node *n;
-	int ret = 0;
+	int ret;
 
+	/* An image's root shows as a directory of the tree, so that
+	 * listing contents/NNNN opens nothing. */
+	ret = image_getattr(t, ino, st);
+	if (ret <= 0)
+		return ret;
+	ret = 0;
 	pthread_rwlock_rdlock(&t->lock);
 	n = node_at(t, ino);
 	if (n && n->stale)
@@ -762,27 +1029,49 @@ static int tree_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st)
 	pthread_rwlock_rdlock(&t->lock);
 	n = node_at(t, ino);
 	st->st_ino = ino;
-	st->st_mode = n->perm | (n->kind == NODE_DIR ? S_IFDIR : S_IFREG);
-	st->st_nlink = n->kind == NODE_DIR ? 2 : 1;
+	st->st_mode = n->perm | (is_dir(n) ? S_IFDIR : S_IFREG);
+	st->st_nlink = is_dir(n) ? 2 : 1;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
-	st->st_size = n->kind == NODE_DIR ? 0 : (off_t)n->size;
+	st->st_size = is_dir(n) ? 0 : (off_t)n->size;
 	if (n->kind == NODE_SIGNATURE && t->artifact->m_manifest_sig >= 0)
 		st->st_size = (off_t)t->artifact->outer.members[
 					t->artifact->m_manifest_sig].size;
 	st->st_blksize = 4096;
-	st->st_blocks = (blkcnt_t)((n->size + 511) / 512);
+	st->st_blocks = is_dir(n) ? 0 : (blkcnt_t)((n->size + 511) / 512);
 	st->st_mtime = st->st_ctime = st->st_atime = (time_t)n->mtime;
 	pthread_rwlock_unlock(&t->lock);
 	return 0;
+}
+
+static int image_child(struct mfs_tree *t, uint64_t dir, size_t i,
+		       uint64_t *ino, mode_t *type, char *name)
+{
+	struct tree_image *img;
+	struct mfs_contents *c;
+	uint64_t node, child;
+	int ret = image_node(t, dir, &img, &c, &node);
+
+	if (ret != 0)
+		return ret;
+	ret = mfs_contents_readdir(c, node, i, name, &child, type);
+	if (ret == 1)
+		*ino = image_ino(t, img, c, child);
+	return ret == 1 ? 2 : ret;
 }
 
 static int tree_child(struct mfs_tree *t, uint64_t dir, size_t i, uint64_t *ino,
 		   mode_t *type, char *name)
 {
 	struct node *d;
-	int ret = 0;
+	int ret;
 
+	ret = image_child(t, dir, i, ino, type, name);
+	if (ret != 1)
+		return ret == 2 ? 1 : ret;
+	ret = probe_if_pending(t, dir);
+	if (ret < 0)
+		return ret;
 	if (i == 0)
 		sync_all_payloads(t);
 	pthread_rwlock_rdlock(&t->lock);
@@ -795,7 +1084,7 @@ static int tree_child(struct mfs_tree *t, uint64_t dir, size_t i, uint64_t *ino,
 		ret = -ENOTDIR;
 	} else if (i < d->child_count) {
 		*ino = d->children[i];
-		*type = t->nodes[*ino - 1].kind == NODE_DIR ? S_IFDIR : S_IFREG;
+		*type = is_dir(&t->nodes[*ino - 1]) ? S_IFDIR : S_IFREG;
 		strncpy(name, t->nodes[*ino - 1].name, NAME_MAX);
 		name[NAME_MAX] = '\0';
 		ret = 1;
@@ -843,6 +1132,7 @@ static ssize_t read_payload(struct mfs_tree *t, uint64_t ino, uint8_t *buf,
 	return (ssize_t)done;
 }
 
+
 static ssize_t tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len,
 		      uint64_t off)
 {
@@ -852,6 +1142,17 @@ static ssize_t tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len
 	ssize_t member;
 	struct node *n;
 
+	if (tree_contents_is_ino(ino)) {
+		struct tree_image *img;
+		struct mfs_contents *c;
+		uint64_t node;
+		int ret = image_node(t, ino, &img, &c, &node);
+
+		/* Opened before the file changed on disk, as below. */
+		if (ret < 0)
+			return ret == -ESTALE ? -EIO : ret;
+		return mfs_contents_read(c, node, buf, len, off);
+	}
 	pthread_rwlock_rdlock(&t->lock);
 	n = node_at(t, ino);
 	if (!n || n->stale) {
@@ -874,6 +1175,7 @@ static ssize_t tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len
 
 	switch (kind) {
 	case NODE_DIR:
+	case NODE_IMAGE:
 		return -EISDIR;
 	case NODE_VERIFY:
 		return -EINVAL;	/* the daemon serves it */
@@ -962,6 +1264,71 @@ ssize_t mfs_tree_read(struct mfs_tree *t, uint64_t ino, void *buf, size_t len,
 
 	pthread_rwlock_rdlock(&t->swap_lock);
 	ret = tree_read(t, ino, buf, len, off);
+	pthread_rwlock_unlock(&t->swap_lock);
+	return ret;
+}
+
+/* The calls only nodes inside an image answer.  For the tree's own
+ * nodes: no symlinks, no extended attributes, no statfs of their own. */
+ssize_t mfs_tree_readlink(struct mfs_tree *t, uint64_t ino, char *buf,
+			  size_t len)
+{
+	struct tree_image *img;
+	struct mfs_contents *c;
+	uint64_t node;
+	ssize_t ret;
+
+	pthread_rwlock_rdlock(&t->swap_lock);
+	ret = image_node(t, ino, &img, &c, &node);
+	if (ret == 0)
+		ret = mfs_contents_readlink(c, node, buf, len);
+	pthread_rwlock_unlock(&t->swap_lock);
+	return ret == 1 ? -EINVAL : ret;
+}
+
+ssize_t mfs_tree_listxattr(struct mfs_tree *t, uint64_t ino, char *buf,
+			   size_t len)
+{
+	struct tree_image *img;
+	struct mfs_contents *c;
+	uint64_t node;
+	ssize_t ret;
+
+	pthread_rwlock_rdlock(&t->swap_lock);
+	ret = image_node(t, ino, &img, &c, &node);
+	if (ret == 0)
+		ret = mfs_contents_listxattr(c, node, buf, len);
+	pthread_rwlock_unlock(&t->swap_lock);
+	return ret == 1 ? 0 : ret;
+}
+
+ssize_t mfs_tree_getxattr(struct mfs_tree *t, uint64_t ino, const char *name,
+			  void *buf, size_t len)
+{
+	struct tree_image *img;
+	struct mfs_contents *c;
+	uint64_t node;
+	ssize_t ret;
+
+	pthread_rwlock_rdlock(&t->swap_lock);
+	ret = image_node(t, ino, &img, &c, &node);
+	if (ret == 0)
+		ret = mfs_contents_getxattr(c, node, name, buf, len);
+	pthread_rwlock_unlock(&t->swap_lock);
+	return ret == 1 ? -ENODATA : ret;
+}
+
+int mfs_tree_statfs(struct mfs_tree *t, uint64_t ino, struct statvfs *st)
+{
+	struct tree_image *img;
+	struct mfs_contents *c;
+	uint64_t node;
+	int ret;
+
+	pthread_rwlock_rdlock(&t->swap_lock);
+	ret = image_node(t, ino, &img, &c, &node);
+	if (ret == 0)
+		ret = mfs_contents_statfs(c, st);
 	pthread_rwlock_unlock(&t->swap_lock);
 	return ret;
 }
@@ -1064,6 +1431,9 @@ int mfs_tree_swap(struct mfs_tree *t, struct mfs_artifact *a,
 	*old = t->artifact;
 	t->artifact = a;
 	t->generation++;
+	/* Same bytes, so the readers number the nodes the same way when
+	 * they open them again over the new artifact. */
+	tree_images_close(&t->images, false);
 	/* The new artifact walks its payloads afresh; entries it finds
 	 * again match the resolved nodes by offset.  Same payload count
 	 * (same_layout), so the table keeps its size. */
@@ -1102,6 +1472,7 @@ int mfs_tree_replace(struct mfs_tree *t, struct mfs_artifact *a,
 		t->nodes[i].stale = true;
 		t->nodes[i].detached = true;
 	}
+	tree_images_close(&t->images, true);
 	root = node_at(t, MFS_TREE_ROOT);
 	root->child_count = 0;
 	root->mtime = a->file_mtime;

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include "artifact/artifact.h"
@@ -24,11 +25,17 @@
 /* Names the tree reserves at its root for virtual files. */
 #define MFS_SIGNATURE_NAME	"signature"
 #define MFS_VERIFY_NAME		".verify"
+#define MFS_CONTENTS_NAME	"contents"
+
+/* mfs_tree_build_flags(): show no contents/. */
+#define MFS_TREE_NOCONTENTS	1u
 
 struct mfs_tree;
 
 /* The tree borrows the artifact, which must outlive it. */
 int mfs_tree_build(struct mfs_artifact *a, struct mfs_tree **out);
+int mfs_tree_build_flags(struct mfs_artifact *a, unsigned flags,
+			 struct mfs_tree **out);
 
 /* Accepts NULL. */
 void mfs_tree_destroy(struct mfs_tree *t);
@@ -42,7 +49,7 @@ int mfs_tree_lookup(struct mfs_tree *t, uint64_t dir, const char *name,
 int mfs_tree_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st);
 
 /* Child number i (0-based) of directory dir: its inode, its type
- * (S_IFDIR or S_IFREG), and its name copied into name (NAME_MAX + 1
+ * (S_IFDIR or S_IFREG; inside contents/ any S_IF*), and its name copied into name (NAME_MAX + 1
  * bytes).  Never walks a payload.  Returns 1, 0 past the last child, or a
  * negative errno. */
 int mfs_tree_child(struct mfs_tree *t, uint64_t dir, size_t i,
@@ -51,6 +58,30 @@ int mfs_tree_child(struct mfs_tree *t, uint64_t dir, size_t i,
 /* Reads a file's bytes.  Returns the byte count or a negative errno. */
 ssize_t mfs_tree_read(struct mfs_tree *t, uint64_t ino, void *buf,
 		      size_t len, uint64_t off);
+
+/*
+ * contents/NNNN/FILE/: the files inside a payload file that holds a
+ * filesystem or an archive (artifact/contents/contents.h).  The payload
+ * files of contents/NNNN are probed (first bytes) on the first lookup or
+ * listing of it, and an image is opened on the first lookup or listing
+ * inside it, then kept until the tree shows another artifact.  Nodes
+ * inside an image answer every call above with their own attributes
+ * (owner, type, mode as stored less the write bits) and these:
+ */
+
+/* A symlink's target: its length, or -EINVAL for other nodes. */
+ssize_t mfs_tree_readlink(struct mfs_tree *t, uint64_t ino, char *buf,
+			  size_t len);
+
+/* listxattr(2), getxattr(2); the tree's own nodes have none. */
+ssize_t mfs_tree_listxattr(struct mfs_tree *t, uint64_t ino, char *buf,
+			   size_t len);
+ssize_t mfs_tree_getxattr(struct mfs_tree *t, uint64_t ino, const char *name,
+			  void *buf, size_t len);
+
+/* The image's statfs for a node inside one (or its root); 1 for any
+ * other node. */
+int mfs_tree_statfs(struct mfs_tree *t, uint64_t ino, struct statvfs *st);
 
 /* Which virtual file a node is, if any: the daemon serves these itself. */
 enum mfs_virtual {

@@ -220,7 +220,8 @@ int main(int argc, char *argv[])
 	ctx.spans = mfs_indexing_span_cache(opts.cache_dir, index_dir,
 					    opts.cache_size_mb);
 	mfs_artifact_set_span_cache(ctx.artifact, ctx.spans);
-	if (mfs_tree_build(ctx.artifact, &ctx.tree) < 0) {
+	if (mfs_tree_build_flags(ctx.artifact, opts.no_contents ?
+				 MFS_TREE_NOCONTENTS : 0, &ctx.tree) < 0) {
 		fprintf(stderr, "%s: %s: out of memory\n", prog, opts.artifact);
 		goto out;
 	}

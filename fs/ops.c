@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
+#include "artifact/contents/contents.h"
 #include "fs/ops.h"
 #include "fs/signature_file.h"
 #include "fs/verify_file.h"
@@ -330,10 +331,76 @@ static void mfs_op_flush(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
+static void mfs_op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[MFS_CONTENTS_LINK_MAX + 1];
+	ssize_t ret = mfs_tree_readlink(tree_of(req), ino, buf, sizeof(buf));
+
+	if (ret < 0) {
+		fuse_reply_err(req, (int)-ret);
+		return;
+	}
+	fuse_reply_readlink(req, buf);
+}
+
+/* size 0 asks for the length, as in listxattr(2). */
+static void reply_xattr(fuse_req_t req, char *buf, size_t size, ssize_t ret)
+{
+	if (ret < 0)
+		fuse_reply_err(req, (int)-ret);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)ret);
+	else
+		fuse_reply_buf(req, buf, (size_t)ret);
+}
+
+/* The tree's own nodes answer with no attributes rather than ENOSYS,
+ * after which the kernel would never ask again, contents/ included. */
+static void mfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t ret;
+
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ret = mfs_tree_listxattr(tree_of(req), ino, buf, size);
+	reply_xattr(req, buf, size, ret);
+	free(buf);
+}
+
+static void mfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			    size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t ret;
+
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ret = mfs_tree_getxattr(tree_of(req), ino, name, buf, size);
+	reply_xattr(req, buf, size, ret);
+	free(buf);
+}
+
+/* Inside contents/, the image's own figures; elsewhere nothing to tell. */
 static void mfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
+	int ret;
 
+	memset(&sv, 0, sizeof(sv));
+	ret = mfs_tree_statfs(tree_of(req), ino, &sv);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	if (ret == 0) {
+		fuse_reply_statfs(req, &sv);
+		return;
+	}
 	memset(&sv, 0, sizeof(sv));
 	sv.f_bsize = 4096;
 	sv.f_frsize = 4096;
@@ -439,6 +506,9 @@ const struct fuse_lowlevel_ops mfs_ops = {
 	.release = mfs_op_release,
 	.flush = mfs_op_flush,
 	.statfs = mfs_op_statfs,
+	.readlink = mfs_op_readlink,
+	.listxattr = mfs_op_listxattr,
+	.getxattr = mfs_op_getxattr,
 	.setattr = mfs_op_setattr,
 	.mknod = mfs_op_mknod,
 	.mkdir = mfs_op_mkdir,

@@ -26,6 +26,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("sign_output=%s", sign_output),
 	OPT("index_dir=%s", index_dir),
 	OPT("noindex", no_index),
+	OPT("nocontents", no_contents),
 	OPT("cache_dir=%s", cache_dir),
 	OPT("cache_size=%lu", cache_size_mb),
 	FUSE_OPT_KEY("verify_key=", KEY_VERIFY_KEY),
@@ -180,6 +181,10 @@ void mfs_options_help(const char *prog)
 	       "    -o cache_size=MIB      the most that file holds (default: 1024;\n"
 	       "                           0: none); it never leaves less than 10%% of\n"
 	       "                           the file system (at least 1 GiB) free\n"
+	       "    -o nocontents          do not show contents/, the files inside\n"
+	       "                           payload files that hold an ext2/3/4 or\n"
+	       "                           squashfs filesystem or a tar (default:\n"
+	       "                           shown)\n"
 	       "\n");
 	fuse_cmdline_help();
 	fuse_lowlevel_help();

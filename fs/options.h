@@ -18,6 +18,7 @@ struct mfs_options {
 	char *sign_output;
 	char *index_dir;
 	int no_index;
+	int no_contents;	/* -o nocontents */
 	char *cache_dir;
 	unsigned long cache_size_mb;
 	int debug;		/* -d or -o debug, which libfuse also sees */

@@ -182,7 +182,7 @@ test_cp_over() {
 	signature_is "$label: before" "$art"
 	cp "$new" "$art"
 	check "$label: ls shows the new members" \
-		[ "$(listed "$MNT")" = "data header header.tar.xz manifest manifest.sig signature version " ]
+		[ "$(listed "$MNT")" = "contents data header header.tar.xz manifest manifest.sig signature version " ]
 	signature_is "$label" "$art"
 	expect_status "$label" verified
 	member_is "$label" "$art" manifest
@@ -244,7 +244,7 @@ test_moved_over() {
 	wait_for "$TEST_TMP/ready"
 	mv "$other" "$art"
 	check "$label: the mount still shows the file it opened" \
-		[ "$(listed "$MNT")" = "data header header.tar.gz manifest signature version " ]
+		[ "$(listed "$MNT")" = "contents data header header.tar.gz manifest signature version " ]
 	check "$label: signature still reads empty" [ -z "$(cat "$MNT/signature")" ]
 	expect_status "$label" unsigned
 	if echo sign >"$MNT/signature" 2>"$TEST_TMP/write.err"; then

@@ -275,6 +275,7 @@ test_flips() {
 STANDARD='version|manifest|manifest\.sig|header\.tar\.gz|data|data/0000|data/0000\.tar\.gz'
 STANDARD+='|header|header/header-info|header/headers|header/headers/0000'
 STANDARD+='|header/headers/0000/(type-info|meta-data)|signature|\.verify'
+STANDARD+='|contents|contents/0000'
 PAYLOAD_FILES=
 
 # only_expected_paths: every path in the mount is a standard one or

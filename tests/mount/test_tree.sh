@@ -36,9 +36,38 @@ expect_tree() {
 	done < <(tar -tf "$art")
 }
 
-# listing DIR: "TYPE PATH" for everything under DIR, sorted.
+# listing DIR: "TYPE PATH" for everything under DIR, sorted; of contents/
+# only the directories of the images, not what they hold (test_contents.sh).
 listing() {
-	(cd "$1" && find . -mindepth 1 -printf '%y %P\n') | LC_ALL=C sort
+	(cd "$1" && find . -mindepth 1 \( -path './contents/*/*/*' -prune \) \
+		-o -printf '%y %P\n') | LC_ALL=C sort
+}
+
+# contents_expected EXP: the contents/ entries the tree shows for the
+# extracted artifact EXP: a directory per payload, and one per payload
+# file whose bytes hold an ext2/3/4 or squashfs image (their magic) or a
+# tar (Python's tarfile).
+contents_expected() {
+	python3 - "$1" <<'PY'
+import os, sys, tarfile
+data = os.path.join(sys.argv[1], 'data')
+if not os.path.isdir(data):
+    sys.exit(0)
+print('d contents')
+for p in sorted(os.listdir(data)):
+    d = os.path.join(data, p)
+    if not os.path.isdir(d):
+        continue
+    print('d contents/%s' % p)
+    for dirpath, _, files in os.walk(d):
+        for f in files:
+            full = os.path.join(dirpath, f)
+            with open(full, 'rb') as fh:
+                head = fh.read(1082)
+            if (head[1080:1082] == b'\x53\xef' or head[:4] == b'hsqs' or
+                    tarfile.is_tarfile(full)):
+                print('d contents/%s/%s' % (p, os.path.relpath(full, d)))
+PY
 }
 
 # compare_files MNT EXP: every regular file of EXP is in MNT with the same
@@ -195,6 +224,7 @@ test_fixture() {
 	{
 		listing "$exp"
 		printf 'f signature\nf .verify\n'
+		contents_expected "$exp"
 	} | LC_ALL=C sort >"$TEST_TMP/want.list"
 	listing "$mnt" >"$TEST_TMP/got.list"
 	if diff -u "$TEST_TMP/want.list" "$TEST_TMP/got.list" >"$TEST_TMP/list.diff"; then
@@ -206,7 +236,8 @@ test_fixture() {
 
 	compare_files "$mnt" "$exp"
 
-	got=$(find "$mnt" -type d ! -perm 0555 -printf '%m %p\n')
+	got=$(find "$mnt" \( -path "$mnt/contents/*/*/*" -prune \) -o \
+		-type d ! -perm 0555 -printf '%m %p\n')
 	if [ -z "$got" ]; then
 		ok "$NAME: every directory has mode 0555"
 	else
