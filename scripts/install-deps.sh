@@ -28,7 +28,10 @@ packages=(
 	libext2fs-dev libsquashfs-dev squashfs-tools squashfs-tools-ng bzip2
 	attr libcap2-bin
 )
-bench_packages=(archivemount)
+bench_packages=(archivemount
+	# bench/run.sh: igzip, mender-artifact, mke2fs, and fuse2fs for the
+	# contents/ baseline
+	isal mender-artifact e2fsprogs fuse2fs util-linux)
 
 usage() {
 	echo "usage: $0 [--bench]" >&2
