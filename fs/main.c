@@ -17,6 +17,7 @@
 #include "artifact/mount.h"
 #include "artifact/span_cache.h"
 #include "crypto/pkcs11.h"
+#include "crypto/sign_command.h"
 #include "fs/indexing.h"
 #include "fs/log.h"
 #include "fs/ops.h"
@@ -100,6 +101,36 @@ static int load_sign_key(struct mfs_context *ctx, const char *spec)
 	return ret;
 }
 
+/* sign_command: one way to sign, so not with sign_key (which of the two
+ * would "sign" mean?); a program that exists and may be run, named by
+ * an absolute path since the daemon changes to / when it detaches. */
+static int check_sign_command(const struct mfs_options *opts, char **abs)
+{
+	char err[256];
+
+	if (opts->sign_key) {
+		fprintf(stderr, "%s: sign_key and sign_command exclude each "
+			"other: give one\n", prog);
+		return -1;
+	}
+	if (!*opts->sign_command) {
+		fprintf(stderr, "%s: sign_command needs the path of a "
+			"program\n", prog);
+		return -1;
+	}
+	*abs = absolute_path(opts->sign_command);
+	if (!*abs) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return -1;
+	}
+	if (mfs_sign_command_check(*abs, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: sign_command %s: %s\n", prog,
+			opts->sign_command, err);
+		return -1;
+	}
+	return 0;
+}
+
 /* What every artifact the mount opens after the first gets: the span
  * cache, its saved index, and the background pass. */
 static void artifact_opened(struct mfs_artifact *a, void *arg)
@@ -149,7 +180,7 @@ int main(int argc, char *argv[])
 	struct fuse_session *se = NULL;
 	struct mfs_mount_hooks hooks = { artifact_opened, &ctx };
 	char err[MFS_ERR_LEN], *artifact_path = NULL, *sign_output = NULL;
-	char *index_dir = NULL;
+	char *index_dir = NULL, *sign_command = NULL;
 	bool indexed = false;
 	int ret = 1, mounted = 0, handlers = 0, verify_ready = 0;
 	int mount_ready = 0;
@@ -191,8 +222,17 @@ int main(int argc, char *argv[])
 			strerror(errno));
 		goto out;
 	}
+	if (opts.sign_command && check_sign_command(&opts, &sign_command) < 0)
+		goto out;
+	ctx.sign_command = sign_command;
 	if (mfs_keyring_load(&opts, &ctx.keyring) < 0)
 		goto out;
+	if (sign_command && ctx.keyring.count == 0) {
+		fprintf(stderr, "%s: sign_command needs a key to check what it "
+			"returns: verify_key, or a mender_conf naming one\n",
+			prog);
+		goto out;
+	}
 	/* A process holding a private key leaves no core dump (and cannot
 	 * be ptrace-attached by the same user), before the key is read. */
 	if (opts.sign_key && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
@@ -294,6 +334,7 @@ out:
 	mfs_key_close(ctx.sign_key);
 	free(artifact_path);
 	free(sign_output);
+	free(sign_command);
 	free(index_dir);
 	free(cmd.mountpoint);
 	mfs_options_destroy(&opts);

@@ -19,6 +19,7 @@ struct mfs_context {
 	struct mfs_keyring keyring;
 	struct mfs_verify_cache verify;
 	struct mfs_key *sign_key;	/* NULL without -o sign_key */
+	const char *sign_command;	/* absolute; NULL without it */
 	const char *index_dir;		/* NULL: no persistent index */
 	struct mfs_span_cache *spans;	/* NULL: none */
 	struct fuse_session *se;	/* to tell the kernel what changed */
