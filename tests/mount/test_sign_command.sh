@@ -183,6 +183,11 @@ if mountpoint -q "$MNT"; then
 		[ -s "$MENDERFS_TEST_PIDFILE" ] && break
 		sleep 0.05
 	done
+	# A clean descriptor set: neither /dev/fuse nor the artifact.
+	read -r leader child <"$MENDERFS_TEST_PIDFILE"
+	held=$(ls -l "/proc/$leader/fd/" 2>&1 | grep -E 'fuse|\.mender')
+	check "the program holds none of the daemon's files (${held:-none})" \
+		test -z "$held"
 	start=$(date +%s%N)
 	got=$(timeout 10 head -n 1 "$MNT/.verify")
 	timeout 10 cat "$MNT/manifest" "$MNT/signature" >/dev/null
