@@ -26,8 +26,66 @@
 
 static const char *prog = "menderfs";
 
-/* libfuse's own messages (an unknown option, quoted whole) reach the
- * terminal without the PINs they may quote. */
+/* libfuse's own messages reach the terminal a line at a time, without
+ * the PINs they may quote.  libfuse writes one in pieces (an unknown
+ * option's line is three calls), and its log hook takes no argument, so
+ * the line being put together lives here: this sink serves start-up
+ * only, while one thread runs; redacting_stderr() serves after. */
+static struct {
+	char text[4096];
+	size_t len;
+} stderr_line;
+
+/* libfuse's "fuse: unknown option(s): `-o bogus'" becomes one line of
+ * ours naming the option; any other line is shown as it came. */
+static void show_stderr_line(const char *line)
+{
+	static const char unknown[] = "fuse: unknown option(s): `";
+	char *shown = mfs_p11_redact(line), *what, *end;
+
+	if (!shown) {
+		fputs("menderfs: (a message lost: out of memory)\n", stderr);
+		return;
+	}
+	what = shown + strlen(unknown);
+	end = strrchr(shown, '\'');
+	if (strncmp(shown, unknown, strlen(unknown)) == 0 && end &&
+	    end >= what) {
+		*end = '\0';
+		/* "-o bogus" names the option as it was given: "bogus". */
+		if (strncmp(what, "-o ", 3) == 0)
+			what += 3;
+		fprintf(stderr, "%s: unknown option%s '%s' (%s --help lists "
+			"them)\n", prog, strpbrk(what, ", ") ? "s" : "", what,
+			prog);
+	} else {
+		fputs(shown, stderr);
+	}
+	free(shown);
+}
+
+static void startup_stderr(enum fuse_log_level level, const char *fmt,
+			   va_list ap)
+{
+	size_t room = sizeof(stderr_line.text) - stderr_line.len;
+	int n;
+
+	(void)level;
+	n = vsnprintf(stderr_line.text + stderr_line.len, room, fmt, ap);
+	if (n < 0)
+		return;
+	stderr_line.len += (size_t)n < room ? (size_t)n : room - 1;
+	/* A whole line, or all that fits of one. */
+	if (stderr_line.len > 0 &&
+	    (stderr_line.text[stderr_line.len - 1] == '\n' ||
+	     stderr_line.len == sizeof(stderr_line.text) - 1)) {
+		show_stderr_line(stderr_line.text);
+		stderr_line.len = 0;
+		stderr_line.text[0] = '\0';
+	}
+}
+
+/* Once the session exists: the daemon's threads log whole lines. */
 static void redacting_stderr(enum fuse_log_level level, const char *fmt,
 			     va_list ap)
 {
@@ -186,7 +244,7 @@ int main(int argc, char *argv[])
 	int mount_ready = 0;
 
 	memset(&cmd, 0, sizeof(cmd));
-	fuse_set_log_func(redacting_stderr);
+	fuse_set_log_func(startup_stderr);
 	if (mfs_options_parse(&args, &opts) < 0) {
 		mfs_options_usage(stderr, prog);
 		goto out;
@@ -290,11 +348,9 @@ int main(int argc, char *argv[])
 	}
 	se = fuse_session_new(&args, &mfs_ops, sizeof(mfs_ops), &ctx);
 	ctx.se = se;
-	if (!se) {
-		/* libfuse has said which option it did not know. */
-		mfs_options_usage(stderr, prog);
-		goto out;
-	}
+	if (!se)
+		goto out;	/* libfuse has said why, in one line */
+	fuse_set_log_func(redacting_stderr);
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
 	handlers = 1;
