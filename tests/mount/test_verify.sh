@@ -755,4 +755,28 @@ verify_size() {
 }
 verify_size
 
+
+# The man page gives the key lines in the form .verify prints them:
+# "key: PATH (TYPE): verified" (it said "key: PATH (TYPE: verified ...)").
+man_key_line() {
+	local page art line form
+	page=$(dirname "$0")/../../man/menderfs.1
+	if ! command -v man >/dev/null 2>&1; then
+		return
+	fi
+	art=$FIXTURES/signed/rsa2048-gzip.mender
+	mount_artifact "$art" "$MNT" -o verify_key="$(pub rsa2048)" || return
+	line=$(grep -m1 '^key: ' "$MNT/.verify")
+	unmount_artifact "$MNT"
+	form=${line//"$(pub rsa2048)"/PATH}
+	form=${form/(RSA 2048)/(TYPE)}
+	if MANWIDTH=200 man -l "$page" 2>/dev/null | grep -qF -- "$form | rejected: why | not-tried"; then
+		ok "the man page gives the key line as printed: $form"
+	else
+		fail "the man page's key line differs from the output '$line'"
+		note "$(MANWIDTH=200 man -l "$page" 2>/dev/null | grep -F 'key: PATH')"
+	fi
+}
+man_key_line
+
 finish
