@@ -764,6 +764,10 @@ static int tree_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st)
 	st->st_ino = ino;
 	st->st_mode = n->perm | (n->kind == NODE_DIR ? S_IFDIR : S_IFREG);
 	st->st_nlink = n->kind == NODE_DIR ? 2 : 1;
+	/* And each subdirectory's "..", as find and du expect. */
+	for (size_t i = 0; n->kind == NODE_DIR && i < n->child_count; i++)
+		if (node_at(t, n->children[i])->kind == NODE_DIR)
+			st->st_nlink++;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_size = n->kind == NODE_DIR ? 0 : (off_t)n->size;
