@@ -23,6 +23,7 @@
 #include "fs/ops.h"
 #include "fs/options.h"
 #include "fs/readahead.h"
+#include "fs/signature_file.h"
 
 static const char *prog = "menderfs";
 
@@ -244,6 +245,7 @@ int main(int argc, char *argv[])
 	int mount_ready = 0;
 
 	memset(&cmd, 0, sizeof(cmd));
+	mfs_signature_files_init(&ctx);
 	fuse_set_log_func(startup_stderr);
 	if (mfs_options_parse(&args, &opts) < 0) {
 		mfs_options_usage(stderr, prog);
@@ -373,6 +375,7 @@ out:
 		fuse_remove_signal_handlers(se);
 	if (se)
 		fuse_session_destroy(se);
+	mfs_signature_files_destroy(&ctx);
 	if (verify_ready)
 		mfs_verify_cache_destroy(&ctx.verify);
 	if (mount_ready)
