@@ -214,6 +214,7 @@ int mfs_mount_set_signature(struct mfs_mount *m, const char *sig,
 	}
 	note_seen(m, fresh);
 	m->showing_output = to_output;
+	m->generation++;
 	mfs_artifact_close(old);
 	return 0;
 }
@@ -296,6 +297,7 @@ int mfs_mount_refresh(struct mfs_mount *m,
 	names = root_names(m->tree);
 	ret = mfs_tree_replace(m->tree, fresh, &old);
 	note_seen(m, fresh);
+	m->generation++;
 	mfs_artifact_close(old);
 	if (ret < 0)
 		snprintf(err, errlen, "showing the new artifact: %s",

@@ -34,6 +34,10 @@ struct mfs_mount {
 	struct mfs_rewrite_place artifact;	/* the mounted file's name */
 	struct mfs_rewrite_place output;	/* sign_output's; dfd -1 */
 	bool showing_output;			/* the tree shows output */
+	/* Counts the artifacts shown, under lock: one who lets the lock
+	 * go (a sign_command running) knows on return whether the
+	 * artifact it judged is still the one shown. */
+	unsigned long generation;
 
 	/* The shown file as it was opened, to notice a change in place;
 	 * seen_of says which artifact it belongs to. */

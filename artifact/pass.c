@@ -230,6 +230,20 @@ int mfs_payload_pass(struct mfs_artifact *a, size_t i)
 	return ret;
 }
 
+bool mfs_pass_all_done(struct mfs_artifact *a)
+{
+	bool done = true;
+
+	for (size_t i = 0; i < a->payload_count && done; i++) {
+		struct mfs_payload *p = &a->payloads[i];
+
+		pthread_mutex_lock(&p->lock);
+		done = p->pass_state == MFS_PASS_DONE;
+		pthread_mutex_unlock(&p->lock);
+	}
+	return done;
+}
+
 static void *pass_thread(void *arg)
 {
 	struct mfs_artifact *a = arg;

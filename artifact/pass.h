@@ -38,4 +38,8 @@ void mfs_payload_note_read(struct mfs_payload *p);
  * when the pass could not run (-ENOMEM, -ECANCELED at close). */
 int mfs_payload_pass(struct mfs_artifact *a, size_t i);
 
+/* Whether every payload of a has been passed over, so that verifying
+ * it decodes nothing (the size of .verify is then cheap to know). */
+bool mfs_pass_all_done(struct mfs_artifact *a);
+
 #endif

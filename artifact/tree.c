@@ -1031,6 +1031,10 @@ static int tree_getattr(struct mfs_tree *t, uint64_t ino, struct stat *st)
 	st->st_ino = ino;
 	st->st_mode = n->perm | (is_dir(n) ? S_IFDIR : S_IFREG);
 	st->st_nlink = is_dir(n) ? 2 : 1;
+	/* And each subdirectory's "..", as find and du expect. */
+	for (size_t i = 0; is_dir(n) && i < n->child_count; i++)
+		if (is_dir(node_at(t, n->children[i])))
+			st->st_nlink++;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_size = is_dir(n) ? 0 : (off_t)n->size;

@@ -17,16 +17,76 @@
 #include "artifact/mount.h"
 #include "artifact/span_cache.h"
 #include "crypto/pkcs11.h"
+#include "crypto/sign_command.h"
 #include "fs/indexing.h"
 #include "fs/log.h"
 #include "fs/ops.h"
 #include "fs/options.h"
 #include "fs/readahead.h"
+#include "fs/signature_file.h"
 
 static const char *prog = "menderfs";
 
-/* libfuse's own messages (an unknown option, quoted whole) reach the
- * terminal without the PINs they may quote. */
+/* libfuse's own messages reach the terminal a line at a time, without
+ * the PINs they may quote.  libfuse writes one in pieces (an unknown
+ * option's line is three calls), and its log hook takes no argument, so
+ * the line being put together lives here: this sink serves start-up
+ * only, while one thread runs; redacting_stderr() serves after. */
+static struct {
+	char text[4096];
+	size_t len;
+} stderr_line;
+
+/* libfuse's "fuse: unknown option(s): `-o bogus'" becomes one line of
+ * ours naming the option; any other line is shown as it came. */
+static void show_stderr_line(const char *line)
+{
+	static const char unknown[] = "fuse: unknown option(s): `";
+	char *shown = mfs_p11_redact(line), *what, *end;
+
+	if (!shown) {
+		fputs("menderfs: (a message lost: out of memory)\n", stderr);
+		return;
+	}
+	what = shown + strlen(unknown);
+	end = strrchr(shown, '\'');
+	if (strncmp(shown, unknown, strlen(unknown)) == 0 && end &&
+	    end >= what) {
+		*end = '\0';
+		/* "-o bogus" names the option as it was given: "bogus". */
+		if (strncmp(what, "-o ", 3) == 0)
+			what += 3;
+		fprintf(stderr, "%s: unknown option%s '%s' (%s --help lists "
+			"them)\n", prog, strpbrk(what, ", ") ? "s" : "", what,
+			prog);
+	} else {
+		fputs(shown, stderr);
+	}
+	free(shown);
+}
+
+static void startup_stderr(enum fuse_log_level level, const char *fmt,
+			   va_list ap)
+{
+	size_t room = sizeof(stderr_line.text) - stderr_line.len;
+	int n;
+
+	(void)level;
+	n = vsnprintf(stderr_line.text + stderr_line.len, room, fmt, ap);
+	if (n < 0)
+		return;
+	stderr_line.len += (size_t)n < room ? (size_t)n : room - 1;
+	/* A whole line, or all that fits of one. */
+	if (stderr_line.len > 0 &&
+	    (stderr_line.text[stderr_line.len - 1] == '\n' ||
+	     stderr_line.len == sizeof(stderr_line.text) - 1)) {
+		show_stderr_line(stderr_line.text);
+		stderr_line.len = 0;
+		stderr_line.text[0] = '\0';
+	}
+}
+
+/* Once the session exists: the daemon's threads log whole lines. */
 static void redacting_stderr(enum fuse_log_level level, const char *fmt,
 			     va_list ap)
 {
@@ -100,6 +160,36 @@ static int load_sign_key(struct mfs_context *ctx, const char *spec)
 	return ret;
 }
 
+/* sign_command: one way to sign, so not with sign_key (which of the two
+ * would "sign" mean?); a program that exists and may be run, named by
+ * an absolute path since the daemon changes to / when it detaches. */
+static int check_sign_command(const struct mfs_options *opts, char **abs)
+{
+	char err[256];
+
+	if (opts->sign_key) {
+		fprintf(stderr, "%s: sign_key and sign_command exclude each "
+			"other: give one\n", prog);
+		return -1;
+	}
+	if (!*opts->sign_command) {
+		fprintf(stderr, "%s: sign_command needs the path of a "
+			"program\n", prog);
+		return -1;
+	}
+	*abs = absolute_path(opts->sign_command);
+	if (!*abs) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return -1;
+	}
+	if (mfs_sign_command_check(*abs, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s: sign_command %s: %s\n", prog,
+			opts->sign_command, err);
+		return -1;
+	}
+	return 0;
+}
+
 /* What every artifact the mount opens after the first gets: the span
  * cache, its saved index, and the background pass. */
 static void artifact_opened(struct mfs_artifact *a, void *arg)
@@ -149,13 +239,14 @@ int main(int argc, char *argv[])
 	struct fuse_session *se = NULL;
 	struct mfs_mount_hooks hooks = { artifact_opened, &ctx };
 	char err[MFS_ERR_LEN], *artifact_path = NULL, *sign_output = NULL;
-	char *index_dir = NULL;
+	char *index_dir = NULL, *sign_command = NULL;
 	bool indexed = false;
 	int ret = 1, mounted = 0, handlers = 0, verify_ready = 0;
 	int mount_ready = 0;
 
 	memset(&cmd, 0, sizeof(cmd));
-	fuse_set_log_func(redacting_stderr);
+	mfs_signature_files_init(&ctx);
+	fuse_set_log_func(startup_stderr);
 	if (mfs_options_parse(&args, &opts) < 0) {
 		mfs_options_usage(stderr, prog);
 		goto out;
@@ -191,8 +282,17 @@ int main(int argc, char *argv[])
 			strerror(errno));
 		goto out;
 	}
+	if (opts.sign_command && check_sign_command(&opts, &sign_command) < 0)
+		goto out;
+	ctx.sign_command = sign_command;
 	if (mfs_keyring_load(&opts, &ctx.keyring) < 0)
 		goto out;
+	if (sign_command && ctx.keyring.count == 0) {
+		fprintf(stderr, "%s: sign_command needs a key to check what it "
+			"returns: verify_key, or a mender_conf naming one\n",
+			prog);
+		goto out;
+	}
 	/* A process holding a private key leaves no core dump (and cannot
 	 * be ptrace-attached by the same user), before the key is read. */
 	if (opts.sign_key && prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
@@ -251,11 +351,9 @@ int main(int argc, char *argv[])
 	}
 	se = fuse_session_new(&args, &mfs_ops, sizeof(mfs_ops), &ctx);
 	ctx.se = se;
-	if (!se) {
-		/* libfuse has said which option it did not know. */
-		mfs_options_usage(stderr, prog);
-		goto out;
-	}
+	if (!se)
+		goto out;	/* libfuse has said why, in one line */
+	fuse_set_log_func(redacting_stderr);
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
 	handlers = 1;
@@ -278,6 +376,7 @@ out:
 		fuse_remove_signal_handlers(se);
 	if (se)
 		fuse_session_destroy(se);
+	mfs_signature_files_destroy(&ctx);
 	if (verify_ready)
 		mfs_verify_cache_destroy(&ctx.verify);
 	if (mount_ready)
@@ -295,6 +394,7 @@ out:
 	mfs_key_close(ctx.sign_key);
 	free(artifact_path);
 	free(sign_output);
+	free(sign_command);
 	free(index_dir);
 	free(cmd.mountpoint);
 	mfs_options_destroy(&opts);

@@ -23,6 +23,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("mender_conf=%s", mender_conf),
 	OPT("require_signature", require_signature),
 	OPT("sign_key=%s", sign_key),
+	OPT("sign_command=%s", sign_command),
 	OPT("sign_output=%s", sign_output),
 	OPT("index_dir=%s", index_dir),
 	OPT("noindex", no_index),
@@ -167,6 +168,13 @@ void mfs_options_help(const char *prog)
 	       "    -o sign_key=KEY        private key that `echo sign > MNT/signature`\n"
 	       "                           signs with: a PEM file (RSA >= 2048 bits or\n"
 	       "                           EC P-256) or a pkcs11: URI (default: none)\n"
+	       "    -o sign_command=PATH   sign with the program PATH instead (a KMS\n"
+	       "                           client, a signing server's client): the\n"
+	       "                           manifest on its stdin, its SHA-256 in\n"
+	       "                           MENDERFS_DIGEST_HEX and MENDERFS_DIGEST_B64,\n"
+	       "                           the signature (raw or base64) on its stdout,\n"
+	       "                           installed only if a verify key verifies it;\n"
+	       "                           not with sign_key (default: none)\n"
 	       "    -o sign_output=PATH    write the re-signed artifact to PATH instead\n"
 	       "                           of replacing ARTIFACT (default: replace)\n"
 	       "    -o index_dir=DIR       keep the payloads' random-access index in DIR,\n"
@@ -207,6 +215,7 @@ void mfs_options_destroy(struct mfs_options *opts)
 	free(opts->verify_keys);
 	free(opts->mender_conf);
 	free(opts->sign_key);
+	free(opts->sign_command);
 	free(opts->sign_output);
 	free(opts->index_dir);
 	free(opts->cache_dir);

@@ -15,6 +15,7 @@ struct mfs_options {
 	char *mender_conf;
 	int require_signature;
 	char *sign_key;		/* a PEM path or a pkcs11: URI */
+	char *sign_command;	/* a program's path */
 	char *sign_output;
 	char *index_dir;
 	int no_index;

@@ -33,7 +33,7 @@
 /* Far above any signature's base64 (RSA 16384 is under 3 KiB). */
 #define SIGNATURE_TEXT_MAX (64 * 1024)
 
-struct signature_handle {
+struct mfs_signature_handle {
 	bool truncated;		/* opened with O_TRUNC */
 	bool append;		/* opened with O_APPEND */
 	bool written;		/* a write came, even one that failed */
@@ -42,6 +42,7 @@ struct signature_handle {
 	bool removed;		/* the truncation was acted on */
 	int flushes;
 	size_t len;
+	struct mfs_signature_handle *prev, *next;	/* ctx->sig_handles */
 	char text[SIGNATURE_TEXT_MAX];
 };
 
@@ -50,9 +51,47 @@ static struct mfs_context *context_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+static void handle_link(struct mfs_context *ctx, struct mfs_signature_handle *h)
+{
+	pthread_mutex_lock(&ctx->sig_handles_lock);
+	h->prev = NULL;
+	h->next = ctx->sig_handles;
+	if (h->next)
+		h->next->prev = h;
+	ctx->sig_handles = h;
+	pthread_mutex_unlock(&ctx->sig_handles_lock);
+}
+
+static void handle_free(struct mfs_context *ctx, struct mfs_signature_handle *h)
+{
+	pthread_mutex_lock(&ctx->sig_handles_lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		ctx->sig_handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&ctx->sig_handles_lock);
+	free(h);
+}
+
+void mfs_signature_files_init(struct mfs_context *ctx)
+{
+	pthread_mutex_init(&ctx->sig_handles_lock, NULL);
+	ctx->sig_handles = NULL;
+}
+
+void mfs_signature_files_destroy(struct mfs_context *ctx)
+{
+	/* No request runs any more. */
+	while (ctx->sig_handles)
+		handle_free(ctx, ctx->sig_handles);
+	pthread_mutex_destroy(&ctx->sig_handles_lock);
+}
+
 void mfs_signature_file_open(fuse_req_t req, struct fuse_file_info *fi)
 {
-	struct signature_handle *h = calloc(1, sizeof(*h));
+	struct mfs_signature_handle *h = calloc(1, sizeof(*h));
 
 	if (!h) {
 		fuse_reply_err(req, ENOMEM);
@@ -60,10 +99,11 @@ void mfs_signature_file_open(fuse_req_t req, struct fuse_file_info *fi)
 	}
 	h->truncated = (fi->flags & O_TRUNC) != 0;
 	h->append = (fi->flags & O_APPEND) != 0;
+	handle_link(context_of(req), h);
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1;
 	if (fuse_reply_open(req, fi) != 0)
-		free(h);
+		handle_free(context_of(req), h);
 }
 
 static bool only_line_breaks(const char *buf, size_t size)
@@ -77,7 +117,7 @@ static bool only_line_breaks(const char *buf, size_t size)
 void mfs_signature_file_write(fuse_req_t req, const char *buf, size_t size,
 			      off_t off, struct fuse_file_info *fi)
 {
-	struct signature_handle *h = (void *)(uintptr_t)fi->fh;
+	struct mfs_signature_handle *h = (void *)(uintptr_t)fi->fh;
 	int ret;
 
 	h->written = true;
@@ -110,7 +150,7 @@ reply:
 
 void mfs_signature_file_flush(fuse_req_t req, struct fuse_file_info *fi)
 {
-	struct signature_handle *h = (void *)(uintptr_t)fi->fh;
+	struct mfs_signature_handle *h = (void *)(uintptr_t)fi->fh;
 	int ret = 0;
 
 	if (++h->flushes >= 2 && h->truncated && !h->written && !h->removed) {
@@ -125,12 +165,12 @@ void mfs_signature_file_flush(fuse_req_t req, struct fuse_file_info *fi)
 
 void mfs_signature_file_release(fuse_req_t req, struct fuse_file_info *fi)
 {
-	struct signature_handle *h = (void *)(uintptr_t)fi->fh;
+	struct mfs_signature_handle *h = (void *)(uintptr_t)fi->fh;
 
 	/* Failures are logged: close(2) has long returned. */
 	if (h->truncated && !h->written && !h->removed)
 		mfs_signing_remove(context_of(req));
-	free(h);
+	handle_free(context_of(req), h);
 	fuse_reply_err(req, 0);
 }
 

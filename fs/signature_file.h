@@ -14,4 +14,9 @@ void mfs_signature_file_release(fuse_req_t req, struct fuse_file_info *fi);
 void mfs_signature_file_setattr(fuse_req_t req, fuse_ino_t ino,
 				struct stat *attr, int to_set);
 
+/* The context's list of open handles: init before the session, destroy
+ * after it (freeing any the kernel never released). */
+void mfs_signature_files_init(struct mfs_context *ctx);
+void mfs_signature_files_destroy(struct mfs_context *ctx);
+
 #endif

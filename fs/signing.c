@@ -4,7 +4,9 @@
  * the artifact is judged and rewritten by the mount (artifact/mount.h),
  * which shows the result.  One change at a time: the mount's lock is held
  * from the judgement to the swap, so the artifact judged is the one
- * rewritten.
+ * rewritten; only while sign_command runs is it let go, and what it
+ * returns is then judged against the artifact shown when it is taken
+ * back.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -14,6 +16,7 @@
 #include "artifact/mount.h"
 #include "crypto/base64.h"
 #include "crypto/sign.h"
+#include "crypto/sign_command.h"
 #include "crypto/verify.h"
 #include "fs/signing.h"
 
@@ -142,9 +145,137 @@ static int sign_with_key(struct mfs_context *ctx, struct mfs_artifact *a,
 	return 0;
 }
 
+static int judge(struct mfs_context *ctx, struct mfs_artifact *a);
+
+/* The command's standard error, a log line per line. */
+static void log_command_stderr(const struct mfs_sign_command_result *res,
+			       enum fuse_log_level level)
+{
+	const char *p = res->err_text;
+
+	while (p && *p) {
+		size_t n = strcspn(p, "\n");
+
+		fuse_log(level, "menderfs: sign_command: %.*s\n", (int)n, p);
+		p += n;
+		if (*p)
+			p++;
+	}
+	if (res->err_truncated)
+		fuse_log(level, "menderfs: sign_command: (more on its "
+			 "standard error, not kept)\n");
+}
+
+/* What sign_command printed, as manifest.sig stores it, if a judging key
+ * verifies it: its base64 decoding first, then the bytes as they are. */
+static int command_signature(struct mfs_context *ctx, struct mfs_artifact *a,
+			     const struct mfs_sign_command_result *res,
+			     char **b64)
+{
+	const struct mfs_key **keys = NULL;
+	uint8_t *dec = NULL, *stored = NULL;
+	size_t count = 0, dec_len = 0, stored_len = 0;
+	const uint8_t *sig = NULL;
+	size_t sig_len = 0;
+	char err[256] = "";
+	int ret, idx = -EBADMSG;
+
+	ret = judging_keys(ctx, &keys, &count);
+	if (ret < 0)
+		goto out;
+	ret = mfs_sign_command_decode(res->out, res->out_len, &dec, &dec_len);
+	if (ret < 0)
+		goto out;
+	if (dec) {
+		sig = dec;
+		sig_len = dec_len;
+		idx = mfs_sig_verify_any(keys, count, a->manifest_bytes,
+					 a->manifest_len, sig, sig_len, NULL,
+					 err, sizeof(err));
+	}
+	if (idx < 0) {
+		sig = res->out;
+		sig_len = res->out_len;
+		idx = mfs_sig_verify_any(keys, count, a->manifest_bytes,
+					 a->manifest_len, sig, sig_len, NULL,
+					 err, sizeof(err));
+	}
+	if (idx < 0) {
+		fuse_log(FUSE_LOG_ERR, "menderfs: sign_command %s: returned a "
+			 "signature no configured key verifies (%s); not "
+			 "installed\n", ctx->sign_command, err);
+		ret = -EIO;
+		goto out;
+	}
+	ret = mfs_sig_to_stored(keys[idx], sig, sig_len, &stored, &stored_len);
+	if (ret == 0)
+		ret = mfs_b64_encode(stored, stored_len, b64);
+out:
+	free(stored);
+	free(dec);
+	free(keys);
+	return ret;
+}
+
+/*
+ * Signs a, the artifact shown, with sign_command.  Called under the lock;
+ * lets it go while the command runs (up to the time-out), so that readers
+ * and a change noticed on disk do not wait for a signing server, and
+ * returns with it held again.  Whatever was shown meanwhile, what is
+ * signed is what is shown at the end: the same manifest, judged again if
+ * the artifact is another one.
+ */
+static int sign_with_command(struct mfs_context *ctx, struct mfs_artifact *a,
+			     char **b64)
+{
+	struct mfs_sign_command_result res = { 0 };
+	unsigned long generation = ctx->mount.generation;
+	uint8_t *manifest = NULL;
+	size_t len = a->manifest_len;
+	char err[256] = "";
+	int ret;
+
+	if (!a->manifest_bytes)
+		return -EIO;
+	manifest = malloc(len ? len : 1);
+	if (!manifest)
+		return -ENOMEM;
+	memcpy(manifest, a->manifest_bytes, len);
+	mfs_mount_unlock(&ctx->mount);
+	ret = mfs_sign_command_run(ctx->sign_command, manifest, len,
+				   mfs_sign_command_timeout_ms(), &res, err,
+				   sizeof(err));
+	a = mfs_mount_lock(&ctx->mount);
+	if (ret < 0) {
+		fuse_log(FUSE_LOG_ERR, "menderfs: sign_command %s: %s; not "
+			 "signed\n", ctx->sign_command, err);
+		log_command_stderr(&res, FUSE_LOG_ERR);
+		ret = -EIO;
+		goto out;
+	}
+	log_command_stderr(&res, FUSE_LOG_INFO);
+	if (ctx->mount.generation != generation) {
+		if (!a->manifest_bytes || a->manifest_len != len ||
+		    memcmp(a->manifest_bytes, manifest, len) != 0) {
+			fuse_log(FUSE_LOG_ERR, "menderfs: the artifact changed "
+				 "while sign_command ran; not signed\n");
+			ret = -EIO;
+			goto out;
+		}
+		ret = judge(ctx, a);
+		if (ret < 0)
+			goto out;
+	}
+	ret = command_signature(ctx, a, &res, b64);
+out:
+	mfs_sign_command_result_destroy(&res);
+	free(manifest);
+	return ret;
+}
+
 /* "sign" with an optional newline: 1; a beginning of it: 0 (more may
  * come); anything else: -1. */
-static int sign_command(const char *text, size_t len)
+static int sign_request(const char *text, size_t len)
 {
 	static const char word[] = "sign\n";
 
@@ -187,7 +318,7 @@ int mfs_signing_write(struct mfs_context *ctx, const char *text, size_t len)
 {
 	struct mfs_artifact *a;
 	char *b64 = NULL;
-	int ret, cmd = sign_command(text, len);
+	int ret, cmd = sign_request(text, len);
 
 	a = mfs_mount_lock(&ctx->mount);
 	if (cmd == 0) {
@@ -197,8 +328,11 @@ int mfs_signing_write(struct mfs_context *ctx, const char *text, size_t len)
 	} else if (cmd == 1) {
 		/* The verdict first: a key (perhaps on a token) is not
 		 * asked to sign what will not be written. */
-		ret = ctx->sign_key ? judge(ctx, a) : -ENOKEY;
-		if (ret == 0)
+		ret = ctx->sign_key || ctx->sign_command ? judge(ctx, a) :
+		      -ENOKEY;
+		if (ret == 0 && ctx->sign_command)
+			ret = sign_with_command(ctx, a, &b64);
+		else if (ret == 0)
 			ret = sign_with_key(ctx, a, &b64);
 		if (ret == 0)
 			ret = rewrite(ctx, b64);

@@ -1,6 +1,6 @@
-/* Changing the artifact's signature: sign with sign_key, install a
- * signature made elsewhere, or remove it; then show the rewritten
- * artifact.  Each call completes (or fails, leaving everything as it
+/* Changing the artifact's signature: sign with sign_key or through
+ * sign_command, install a signature made elsewhere, or remove it; then
+ * show the rewritten artifact.  Each call completes (or fails, leaving everything as it
  * was) before it returns. */
 #ifndef MFS_SIGNING_H
 #define MFS_SIGNING_H
@@ -10,8 +10,10 @@
 #include "fs/ops.h"
 
 /* text is everything written to the signature file through one open so
- * far.  "sign" (a trailing newline allowed) signs with sign_key; a base64
- * signature that a configured key verifies is installed.  Returns 0 when
+ * far.  "sign" (a trailing newline allowed) signs with sign_key, or
+ * through sign_command (its failure, time-out or a signature no key
+ * verifies is -EIO); a base64 signature that a configured key verifies
+ * is installed.  Returns 0 when
  * it was acted on, 1 when it is not complete yet but may become one of
  * those (nothing done), or -ENOKEY (no key to sign or judge with),
  * -EINVAL (it cannot become either), -EROFS (a version 2 artifact),

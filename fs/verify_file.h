@@ -10,7 +10,8 @@ void mfs_verify_file_read(fuse_req_t req, size_t size, off_t off,
 			  struct fuse_file_info *fi);
 void mfs_verify_file_release(fuse_req_t req, struct fuse_file_info *fi);
 
-/* The report's size if already computed, else 0. */
+/* The report's size if already computed or cheap to compute (every
+ * payload hashed by the background pass), else 0. */
 off_t mfs_verify_file_size(fuse_req_t req);
 
 #endif

@@ -104,11 +104,32 @@ usage_error() {
 	fi
 }
 
+# unknown_option DESC SHOWN ARG...: exit 1, nothing mounted, and stderr is
+# the one line "menderfs: unknown option 'SHOWN' (menderfs --help lists
+# them)" (it was libfuse's line and the two of the usage).
+unknown_option() {
+	local desc=$1 shown=$2 want
+	shift 2
+	want="menderfs: unknown option '$shown' (menderfs --help lists them)"
+	run_cli usage "$@"
+	if [ "$CLI_STATUS" -eq 1 ] && not_mounted "$MNT" &&
+		[ "$(cat "$TEST_TMP/usage.err")" = "$want" ]; then
+		ok "$desc: exit 1 with one line: $want"
+	else
+		fail "$desc: want exit 1 and the one line: $want; got status $CLI_STATUS"
+		note "command: menderfs $*"
+		note_file "$TEST_TMP/usage.err"
+	fi
+}
+
 test_usage_errors() {
 	usage_error "no arguments"
 	usage_error "only the artifact" "$GOOD"
-	usage_error "unknown long option" --no-such-option "$GOOD" "$MNT"
-	usage_error "unknown short option" -Q "$GOOD" "$MNT"
+	unknown_option "unknown long option" --no-such-option --no-such-option "$GOOD" "$MNT"
+	unknown_option "unknown short option" -Q -Q "$GOOD" "$MNT"
+	unknown_option "unknown -o option" bogus -o bogus "$GOOD" "$MNT"
+	unknown_option "unknown -o option quoting a PIN" 'pkcs11:pin-value=***' \
+		-o pkcs11:pin-value=1234 "$GOOD" "$MNT"
 	usage_error "three operands" "$GOOD" "$MNT" "$MNT"
 }
 

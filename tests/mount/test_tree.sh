@@ -337,4 +337,22 @@ done
 echo "--- verify keys"
 test_verify_keys
 
+
+# A directory's link count is 2 plus its subdirectories (find and du
+# rely on it; it was always 2).
+test_link_counts() {
+	local art=${fixtures[0]} mnt=$TEST_TMP/mnt-links bad= d want got
+	mkdir -p "$mnt"
+	mount_artifact "$art" "$mnt" || return
+	while IFS= read -r d; do
+		want=$((2 + $(find "$d" -mindepth 1 -maxdepth 1 -type d | wc -l)))
+		got=$(stat -c %h "$d")
+		[ "$got" -eq "$want" ] || bad="$bad ${d#"$mnt"}:$got/$want"
+	done < <(find "$mnt" -type d)
+	check "directories link 2 + their subdirectories (wrong:${bad:- none})" test -z "$bad"
+	unmount_artifact "$mnt"
+}
+echo "--- link counts"
+test_link_counts
+
 finish

@@ -731,4 +731,52 @@ test_bad_keys
 echo "--- require_signature"
 test_require_signature
 
+
+# ---- .verify's size --------------------------------------------------------------
+
+# Once the background pass has hashed every payload, the report costs no
+# decoding, and .verify has its size before anyone reads it: tar, which
+# reads st_size bytes, stores it whole (it stored it empty).
+verify_size() {
+	local art=$FIXTURES/signed/rsa2048-gzip.mender size=0 i
+	mount_artifact "$art" "$MNT" -o verify_key="$(pub rsa2048)" -o noindex || return
+	for ((i = 0; i < MOUNT_POLLS; i++)); do
+		size=$(stat -c %s "$MNT/.verify")
+		[ "$size" -gt 0 ] && break
+		sleep "$POLL"
+	done
+	check ".verify has a size before it is read (got $size)" test "$size" -gt 0
+	tar -cf "$TEST_TMP/verify.tar" -C "$MNT" .verify
+	tar -xOf "$TEST_TMP/verify.tar" .verify >"$TEST_TMP/verify.from-tar"
+	cat "$MNT/.verify" >"$TEST_TMP/verify.read"
+	check "tar -cf of the mount stores .verify whole ($(wc -c <"$TEST_TMP/verify.from-tar") of $(wc -c <"$TEST_TMP/verify.read") bytes)" \
+		cmp -s "$TEST_TMP/verify.from-tar" "$TEST_TMP/verify.read"
+	unmount_artifact "$MNT"
+}
+verify_size
+
+
+# The man page gives the key lines in the form .verify prints them:
+# "key: PATH (TYPE): verified" (it said "key: PATH (TYPE: verified ...)").
+man_key_line() {
+	local page art line form
+	page=$(dirname "$0")/../../man/menderfs.1
+	if ! command -v man >/dev/null 2>&1; then
+		return
+	fi
+	art=$FIXTURES/signed/rsa2048-gzip.mender
+	mount_artifact "$art" "$MNT" -o verify_key="$(pub rsa2048)" || return
+	line=$(grep -m1 '^key: ' "$MNT/.verify")
+	unmount_artifact "$MNT"
+	form=${line//"$(pub rsa2048)"/PATH}
+	form=${form/(RSA 2048)/(TYPE)}
+	if MANWIDTH=200 man -l "$page" 2>/dev/null | grep -qF -- "$form | rejected: why | not-tried"; then
+		ok "the man page gives the key line as printed: $form"
+	else
+		fail "the man page's key line differs from the output '$line'"
+		note "$(MANWIDTH=200 man -l "$page" 2>/dev/null | grep -F 'key: PATH')"
+	fi
+}
+man_key_line
+
 finish
