@@ -32,10 +32,11 @@ static void note_seen(struct mfs_mount *m, const struct mfs_artifact *a)
 }
 
 /* Whether the file in state now still holds the bytes it held in state
- * seen.  A write changes the ctime even when the mtime is set back; but
- * so does a change of the link count, which is what moving another file
- * over the name (or a hard link) does to the file mounted, and that is
- * not a change of its bytes. */
+ * seen.  A write changes the ctime even when the mtime is set back; so
+ * does moving another file over the name, which unlinks the file mounted
+ * and is no change of its bytes.  Only that last unlink is let through: a
+ * link count that merely moved (ln, rm of a second name) may come with a
+ * write whose mtime was set back, and is taken as a change. */
 static bool same_file_state(const struct stat *now, const struct stat *seen)
 {
 	if (now->st_size != seen->st_size ||
@@ -45,7 +46,7 @@ static bool same_file_state(const struct stat *now, const struct stat *seen)
 	if (now->st_ctim.tv_sec == seen->st_ctim.tv_sec &&
 	    now->st_ctim.tv_nsec == seen->st_ctim.tv_nsec)
 		return true;
-	return now->st_nlink != seen->st_nlink;
+	return now->st_nlink == 0 && seen->st_nlink != 0;
 }
 
 /* The output's directory exists and may be written, and the name is not

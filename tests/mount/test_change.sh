@@ -263,7 +263,37 @@ test_moved_over() {
 	unmount_artifact "$MNT"
 }
 
+# Written in place with its mtime set back, then hard-linked: the link
+# count moved as well as the ctime, and that must not pass for the rename
+# test_moved_over makes (there the mounted file loses its last name).
+test_linked_after_write() {
+	local label="dd, mtime set back, ln" art tampered off
+	art=$WORK/ln.mender
+	cp "$FIXTURES/signed/rsa2048-gzip.mender" "$art"
+	tampered=$WORK/ln-tampered.mender
+	cp "$art" "$tampered"
+	off=$(python3 - "$tampered" <<'EOF2'
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    m = t.getmember("data/0000.tar.gz")
+    print(m.offset_data + m.size - 12)
+EOF2
+	)
+	printf '\x00\x00\x00\x00' | dd of="$tampered" bs=1 seek="$off" conv=notrunc status=none
+	mount_artifact "$art" "$MNT" -o "verify_key=$(pub rsa2048)" || return
+	expect_status "$label: before" verified
+	touch -r "$art" "$WORK/ln-times"
+	dd if="$tampered" of="$art" bs=64k conv=notrunc status=none
+	touch -r "$WORK/ln-times" "$art"
+	ln "$art" "$WORK/ln-second-name.mender"
+	check "$label: the mtime is as mounted" \
+		[ "$(stat -c %y "$art")" = "$(stat -c %y "$WORK/ln-times")" ]
+	expect_status "$label: after" malformed
+	unmount_artifact "$MNT"
+}
+
 test_dd_notrunc
+test_linked_after_write
 test_cp_over
 test_more_payloads
 test_moved_over
