@@ -60,6 +60,10 @@ static int hexval(char c)
 	return -1;
 }
 
+/* Characters RFC 7512 wants %-escaped in a pin-value, which quoting,
+ * option lists and logs would split it at: refused unescaped. */
+#define PIN_VALUE_STOPS ",'\"` \t\r\n"
+
 /* Decodes an RFC 3986 percent-encoded value of len characters. */
 static int pct_decode(const char *s, size_t len, char **out)
 {
@@ -146,6 +150,14 @@ static int p11_uri_parse(const char *uri, struct p11_uri *u,
 			mfs_crypto_seterr(err, errlen,
 					  "PKCS#11 URI attribute %.*s given twice",
 					  (int)(eq - p), p);
+			ret = -EINVAL;
+			goto out;
+		}
+		if (slot == &u->pin &&
+		    strcspn(eq + 1, PIN_VALUE_STOPS) < (size_t)(end - eq - 1)) {
+			mfs_crypto_seterr(err, errlen, "PKCS#11 URI pin-value "
+					  "holds a character that must be "
+					  "%%-escaped");
 			ret = -EINVAL;
 			goto out;
 		}
@@ -497,12 +509,14 @@ void mfs_p11_release(ENGINE *engine)
 	ENGINE_free(engine);
 }
 
-/* Where a pin-value's value ends: at the URI's separators, at the ','
- * that ends a -o option, or where a message quoting it goes on (a quote,
- * blank or line break: none of them can stand unescaped in a URI). */
+/* Where a pin-value's value ends for redaction: at the URI's separators,
+ * a line break, or the quote a message closes it with.  Not at a blank
+ * or the ',' of a -o option: a PIN that held one (p11_uri_parse()
+ * refuses it, but the refusal quotes the URI) would show its tail, and
+ * masking the rest of an option list instead costs nothing. */
 static size_t pin_value_len(const char *value)
 {
-	return strcspn(value, ";?&,'\"` \t\r\n");
+	return strcspn(value, ";?&'\"`\r\n");
 }
 
 char *mfs_p11_redact(const char *text)

@@ -499,6 +499,21 @@ test_pin_secrecy() {
 		check "$label: stderr says pin-value=***" grep -qF 'pin-value=***' "$MOUNT_LOG"
 	fi
 
+	# A blank ends what redaction masks, so a PIN holding one unescaped
+	# would show its tail: refused, and its tail not shown either.
+	label="a pin-value with a blank in it"
+	uri="pkcs11:token=menderfs-sign;object=p11-rsa;pin-value=98 765?module-path=$module"
+	if SOFTHSM2_CONF=$conf LSAN_OPTIONS=$P11_LSAN ASAN_OPTIONS=$P11_ASAN \
+		try_mount "$art" "$MNT" -o "sign_key=$uri"; then
+		fail "$label: mounted"
+		unmount_artifact "$MNT"
+	elif grep -q 765 "$MOUNT_LOG"; then
+		fail "$label: stderr shows part of the PIN"
+		note_file "$MOUNT_LOG"
+	else
+		ok "$label: refused, without any of the PIN ($(head -n 1 "$MOUNT_LOG"))"
+	fi
+
 	label="a pin-value in an option libfuse does not know"
 	if try_mount "$art" "$MNT" -o "sign_kye=pkcs11:token=menderfs-sign;pin-value=98765"; then
 		fail "$label: mounted"
