@@ -274,15 +274,19 @@ static void mfs_op_open(fuse_req_t req, fuse_ino_t ino,
 static void mfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 			off_t off, struct fuse_file_info *fi)
 {
+	struct forgotten f = { 0 };
 	char *buf;
 	ssize_t n;
+	int ret;
 
+	/* Every read, not only opens: a file held open across a change
+	 * that nothing else noticed would read the new bytes at the old
+	 * offsets.  Its node goes stale, and the read below gives EIO. */
+	ret = notice_change(req, &f);
+	forget_all(fuse_req_userdata(req), &f);
 	if (mfs_tree_virtual(tree_of(req), ino) == MFS_VIRTUAL_VERIFY) {
-		struct forgotten f = { 0 };
 		struct stat st;
-		int ret = notice_change(req, &f);
 
-		forget_all(fuse_req_userdata(req), &f);
 		/* A report on the artifact shown before a change. */
 		if (ret == 0 && mfs_tree_getattr(tree_of(req), ino, &st) < 0)
 			ret = -EIO;
@@ -291,6 +295,10 @@ static void mfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size,
 			return;
 		}
 		mfs_verify_file_read(req, size, off, fi);
+		return;
+	}
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
 		return;
 	}
 	buf = malloc(size ? size : 1);

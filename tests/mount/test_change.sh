@@ -282,12 +282,22 @@ EOF2
 	printf '\x00\x00\x00\x00' | dd of="$tampered" bs=1 seek="$off" conv=notrunc status=none
 	mount_artifact "$art" "$MNT" -o "verify_key=$(pub rsa2048)" || return
 	expect_status "$label: before" verified
+	rm -f "$TEST_TMP/ready" "$TEST_TMP/go" "$TEST_TMP/held"
+	hold_open "$MNT/data/0000/rootfs.ext4" "$TEST_TMP/ready" "$TEST_TMP/go" "$TEST_TMP/held"
+	wait_for "$TEST_TMP/ready"
 	touch -r "$art" "$WORK/ln-times"
 	dd if="$tampered" of="$art" bs=64k conv=notrunc status=none
 	touch -r "$WORK/ln-times" "$art"
 	ln "$art" "$WORK/ln-second-name.mender"
 	check "$label: the mtime is as mounted" \
 		[ "$(stat -c %y "$art")" = "$(stat -c %y "$WORK/ln-times")" ]
+	# The held file's read is the first request after the change: it
+	# must notice it itself, not serve new bytes at the old offsets.
+	touch "$TEST_TMP/go"
+	wait_for "$TEST_TMP/held"
+	wait "$HOLD_PID"
+	check "$label: a file opened before, read first, reads $(cat "$TEST_TMP/held") (want EIO)" \
+		[ "$(cat "$TEST_TMP/held")" = EIO ]
 	expect_status "$label: after" malformed
 	unmount_artifact "$MNT"
 }
