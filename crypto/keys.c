@@ -457,8 +457,13 @@ out:
 	return ret;
 }
 
-int mfs_key_load_pkcs11(const char *uri, struct mfs_key **out,
-			char *err, size_t errlen)
+/* A key on a token, private (to sign with) or public (to verify with).
+ * Either way the public half used for checks and verifying is a plain
+ * copy in pub, never the token.  The token's key and the engine are kept
+ * until close all the same: finishing libp11's engine while it still
+ * tracks the object leaks what it holds for it. */
+static int load_from_token(const char *uri, bool private, struct mfs_key **out,
+			   char *err, size_t errlen)
 {
 	struct mfs_key *k = NULL;
 	int ret;
@@ -468,52 +473,22 @@ int mfs_key_load_pkcs11(const char *uri, struct mfs_key **out,
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = mfs_p11_load(uri, MFS_P11_PRIVATE, k, err, errlen);
+	ret = mfs_p11_load(uri, private ? MFS_P11_PRIVATE : MFS_P11_PUBLIC, k,
+			   err, errlen);
 	if (ret < 0)
 		goto out;
 	ret = mfs_key_derive_pub(k->pkey, &k->pub, err, errlen);
 	if (ret < 0) {
-		mfs_crypto_seterr(err, errlen,
-				  "the token holds no public key or certificate for this private key");
+		if (private)
+			mfs_crypto_seterr(err, errlen,
+					  "the token holds no public key or certificate for this private key");
 		goto out;
 	}
-	ret = mfs_key_check_pub(k->pub, true, k, err, errlen);
+	ret = mfs_key_check_pub(k->pub, private, k, err, errlen);
 	if (ret < 0)
 		goto out;
-	k->is_private = true;
-
-	*out = k;
-	k = NULL;
-out:
-	mfs_key_close(k);
-	return ret;
-}
-
-int mfs_key_load_pkcs11_public(const char *uri, struct mfs_key **out,
-			       char *err, size_t errlen)
-{
-	struct mfs_key *k = NULL;
-	int ret;
-
-	k = calloc(1, sizeof(*k));
-	if (!k) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = mfs_p11_load(uri, MFS_P11_PUBLIC, k, err, errlen);
-	if (ret < 0)
-		goto out;
-	ret = mfs_key_derive_pub(k->pkey, &k->pub, err, errlen);
-	if (ret < 0)
-		goto out;
-	/* Verifying uses the plain copy in pub, never the token.  The
-	 * token's key and the engine are still kept until close, as for a
-	 * private key: finishing libp11's engine while it still tracks the
-	 * object leaks what it holds for it. */
-	ret = mfs_key_check_pub(k->pub, false, k, err, errlen);
-	if (ret < 0)
-		goto out;
-	if (mfs_key_is_weak(k))
+	k->is_private = private;
+	if (!private && mfs_key_is_weak(k))
 		snprintf(k->warning, sizeof(k->warning),
 			 "RSA key of %d bits is weak (%d or more advised)",
 			 k->bits, MFS_KEY_RSA_STRONG_BITS);
@@ -523,6 +498,18 @@ int mfs_key_load_pkcs11_public(const char *uri, struct mfs_key **out,
 out:
 	mfs_key_close(k);
 	return ret;
+}
+
+int mfs_key_load_pkcs11(const char *uri, struct mfs_key **out,
+			char *err, size_t errlen)
+{
+	return load_from_token(uri, true, out, err, errlen);
+}
+
+int mfs_key_load_pkcs11_public(const char *uri, struct mfs_key **out,
+			       char *err, size_t errlen)
+{
+	return load_from_token(uri, false, out, err, errlen);
 }
 
 int mfs_key_load_verify(const char *spec, struct mfs_key **out,
