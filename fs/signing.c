@@ -23,23 +23,13 @@
 /* Longest DER ECDSA P-256 signature: SEQUENCE of two 33-byte INTEGERs. */
 #define EC_DER_MAX 72
 
-/* The keys that judge an installed signature: the verify keys, then
- * sign_key's public half.  *keys is malloc'd. */
-static int judging_keys(struct mfs_context *ctx, const struct mfs_key ***keys,
-			size_t *count)
+/* The keys that judge an installed signature: the keyring, which holds
+ * the verify keys and then sign_key's public half (main.c). */
+static const struct mfs_key *const *judging_keys(struct mfs_context *ctx,
+						 size_t *count)
 {
-	const struct mfs_key **k = calloc(ctx->keyring.count + 1, sizeof(*k));
-	size_t n = 0;
-
-	if (!k)
-		return -ENOMEM;
-	for (size_t i = 0; i < ctx->keyring.count; i++)
-		k[n++] = ctx->keyring.keys[i];
-	if (ctx->sign_key)
-		k[n++] = ctx->sign_key;
-	*keys = k;
-	*count = n;
-	return 0;
+	*count = ctx->keyring.count;
+	return (const struct mfs_key *const *)ctx->keyring.keys;
 }
 
 /* Whether text, which no key verifies, may still grow into a signature
@@ -83,16 +73,14 @@ static bool may_grow(const struct mfs_key *const *keys, size_t count,
 static int accept_signature(struct mfs_context *ctx, struct mfs_artifact *a,
 			    const char *text, size_t len, char **b64)
 {
-	const struct mfs_key **keys = NULL;
+	const struct mfs_key *const *keys;
 	struct mfs_sig_attempt *attempts = NULL;
 	uint8_t *sig = NULL, *stored = NULL;
 	size_t count = 0, sig_len = 0, stored_len = 0;
 	char err[256];
 	int ret, idx = -1;
 
-	ret = judging_keys(ctx, &keys, &count);
-	if (ret < 0)
-		goto out;
+	keys = judging_keys(ctx, &count);
 	if (count == 0) {
 		ret = -ENOKEY;
 		goto out;
@@ -124,7 +112,6 @@ out:
 	free(stored);
 	free(sig);
 	free(attempts);
-	free(keys);
 	return ret;
 }
 
@@ -172,7 +159,7 @@ static int command_signature(struct mfs_context *ctx, struct mfs_artifact *a,
 			     const struct mfs_sign_command_result *res,
 			     char **b64)
 {
-	const struct mfs_key **keys = NULL;
+	const struct mfs_key *const *keys;
 	uint8_t *dec = NULL, *stored = NULL;
 	size_t count = 0, dec_len = 0, stored_len = 0;
 	const uint8_t *sig = NULL;
@@ -180,9 +167,7 @@ static int command_signature(struct mfs_context *ctx, struct mfs_artifact *a,
 	char err[256] = "";
 	int ret, idx = -EBADMSG;
 
-	ret = judging_keys(ctx, &keys, &count);
-	if (ret < 0)
-		goto out;
+	keys = judging_keys(ctx, &count);
 	ret = mfs_sign_command_decode(res->out, res->out_len, &dec, &dec_len);
 	if (ret < 0)
 		goto out;
@@ -213,7 +198,6 @@ static int command_signature(struct mfs_context *ctx, struct mfs_artifact *a,
 out:
 	free(stored);
 	free(dec);
-	free(keys);
 	return ret;
 }
 
