@@ -175,6 +175,41 @@ int mfs_mount_signable(struct mfs_mount *m, struct mfs_artifact *a,
 	return ret;
 }
 
+void mfs_mount_require(struct mfs_mount *m, const struct mfs_key *const *keys,
+		       size_t count)
+{
+	m->required = true;
+	m->required_keys = keys;
+	m->required_count = count;
+}
+
+int mfs_mount_judge_required(struct mfs_artifact *a,
+			     const struct mfs_key *const *keys, size_t count,
+			     char *err, size_t errlen)
+{
+	struct mfs_verification v;
+	int ret;
+
+	ret = mfs_verify_artifact(a, keys, count, &v);
+	if (ret < 0) {
+		snprintf(err, errlen, "cannot verify it: %s", strerror(-ret));
+		return ret;
+	}
+	if (v.status != MFS_STATUS_VERIFIED) {
+		snprintf(err, errlen, "%s: %s", mfs_status_word(v.status),
+			 v.reason);
+		ret = -EACCES;
+	} else if (v.augmented) {
+		/* A device would install it, but the tree would show bytes
+		 * that no signature covers. */
+		snprintf(err, errlen, "verified, but manifest-augment and "
+			 "what it lists are not signed");
+		ret = -EACCES;
+	}
+	mfs_verification_destroy(&v);
+	return ret;
+}
+
 int mfs_mount_set_signature(struct mfs_mount *m, const char *sig,
 			    size_t len, char *err, size_t errlen)
 {
@@ -185,6 +220,11 @@ int mfs_mount_set_signature(struct mfs_mount *m, const char *sig,
 	bool to_output = m->output.dfd >= 0;
 	int fd = -1, ret;
 
+	if (m->required && len == 0) {
+		snprintf(err, errlen, "require_signature: the signature "
+			 "stays");
+		return -EPERM;
+	}
 	place = to_output ? &m->output : &m->artifact;
 	if (fstat(a->fd, &mounted) < 0) {
 		ret = -errno;
@@ -272,6 +312,7 @@ int mfs_mount_refresh(struct mfs_mount *m,
 {
 	struct mfs_artifact *a, *fresh = NULL, *old = NULL;
 	char **names = NULL;
+	struct stat st;
 	int fd, ret;
 
 	if (!mfs_mount_changed(m))
@@ -290,9 +331,29 @@ int mfs_mount_refresh(struct mfs_mount *m,
 		snprintf(err, errlen, "%s", strerror(-ret));
 		goto out;
 	}
+	/* Refused before, and not changed since: no need to read it all
+	 * again for each request. */
+	if (m->has_refused && fstat(a->fd, &st) == 0 &&
+	    same_file_state(&st, &m->refused)) {
+		close(fd);
+		err[0] = '\0';
+		ret = -EACCES;
+		goto out;
+	}
 	ret = mfs_artifact_open_fd(fd, a->path, &fresh, err, errlen);
 	if (ret < 0)
 		goto out;
+	if (m->required) {
+		ret = mfs_mount_judge_required(fresh, m->required_keys,
+					       m->required_count, err, errlen);
+		if (ret < 0) {
+			m->has_refused = fstat(fresh->fd, &m->refused) == 0;
+			mfs_artifact_close(fresh);
+			if (ret != -ENOMEM)
+				ret = -EACCES;
+			goto out;
+		}
+	}
 	if (m->hooks.opened)
 		m->hooks.opened(fresh, m->hooks.arg);
 	names = root_names(m->tree);

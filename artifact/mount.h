@@ -44,6 +44,16 @@ struct mfs_mount {
 	pthread_mutex_t seen_lock;
 	struct stat seen;
 	const struct mfs_artifact *seen_of;
+
+	/* require_signature (mfs_mount_require): every artifact shown
+	 * after the first must verify with these keys too. */
+	bool required;
+	const struct mfs_key *const *required_keys;	/* borrowed */
+	size_t required_count;
+	/* The state of a file changed in place that the rule refused, so
+	 * that requests are answered at once until it changes again. */
+	bool has_refused;
+	struct stat refused;
 };
 
 /* t shows the artifact opened from artifact_path.  sign_output (NULL:
@@ -55,6 +65,19 @@ int mfs_mount_init(struct mfs_mount *m, struct mfs_tree *t,
 		   const struct mfs_mount_hooks *hooks, char *err,
 		   size_t errlen);
 void mfs_mount_destroy(struct mfs_mount *m);
+
+/* From now on, as -o require_signature asks: a file changed in place is
+ * shown only if it verifies with keys (which must outlive the mount),
+ * with nothing unsigned in it; and the signature is never removed.  The
+ * artifact shown now has been judged so by the caller. */
+void mfs_mount_require(struct mfs_mount *m, const struct mfs_key *const *keys,
+		       size_t count);
+
+/* Whether a verifies with keys and holds nothing the signature does not
+ * cover (no augmented parts): 0, or -EACCES with the reason in err. */
+int mfs_mount_judge_required(struct mfs_artifact *a,
+			     const struct mfs_key *const *keys, size_t count,
+			     char *err, size_t errlen);
 
 /* Takes the change lock; returns the artifact shown, which stays until
  * mfs_mount_unlock(). */
@@ -72,7 +95,8 @@ int mfs_mount_signable(struct mfs_mount *m, struct mfs_artifact *a,
  * sig (len 0: no manifest.sig), in place or to sign_output, then shows
  * the new file, opened from what was written.  Returns 0, -ESTALE when
  * the target's name no longer holds the file mounted (nothing touched),
- * or another negative errno; the reason is in err. */
+ * -EPERM for a removal under mfs_mount_require(), or another negative
+ * errno; the reason is in err. */
 int mfs_mount_set_signature(struct mfs_mount *m, const char *sig,
 			    size_t len, char *err, size_t errlen);
 
@@ -84,8 +108,11 @@ bool mfs_mount_changed(struct mfs_mount *m);
  * artifact in a tree of fresh inodes (what was open reads EIO); forget
  * is called with each name the root showed before, for the kernel to
  * drop.  Returns 0 (unchanged), 1 (the tree was replaced), or a negative
- * errno with the reason in err (the new bytes are not an artifact: the
- * old tree stays, and the next call tries again). */
+ * errno with the reason in err: the new bytes are not an artifact (the
+ * old tree stays, and the next call tries again), or -EACCES when
+ * mfs_mount_require() refuses them (err is empty when it was said
+ * before: the refusal stands until the file changes again).  After a
+ * failure the caller must serve nothing from the tree. */
 int mfs_mount_refresh(struct mfs_mount *m,
 		      void (*forget)(const char *name, void *arg), void *arg,
 		      char *err, size_t errlen);

@@ -338,6 +338,10 @@ int main(int argc, char *argv[])
 	verify_ready = 1;
 	if (opts.require_signature && require_verified(&ctx, opts.artifact) < 0)
 		goto out;
+	if (opts.require_signature)
+		mfs_mount_require(&ctx.mount,
+				  (const struct mfs_key *const *)ctx.keyring.keys,
+				  ctx.keyring.count);
 
 	/* The kernel checks file modes, so with allow_other the signature
 	 * file (0644, the daemon's owner) is writable by its owner only:

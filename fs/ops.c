@@ -75,14 +75,16 @@ static void forget_all(struct mfs_context *ctx, struct forgotten *f)
 static int notice_change(fuse_req_t req, struct forgotten *f)
 {
 	struct mfs_context *ctx = fuse_req_userdata(req);
-	char err[MFS_ERR_LEN];
+	char err[MFS_ERR_LEN] = "";
 	int ret;
 
 	ret = mfs_mount_refresh(&ctx->mount, forget_later, f, err,
 				sizeof(err));
 	if (ret < 0) {
-		fuse_log(FUSE_LOG_ERR, "menderfs: the artifact changed on "
-			 "disk, and cannot be shown: %s\n", err);
+		/* Said once per refusal, not once per request. */
+		if (err[0])
+			fuse_log(FUSE_LOG_ERR, "menderfs: the artifact changed "
+				 "on disk, and cannot be shown: %s\n", err);
 		return -EIO;
 	}
 	if (ret == 1)

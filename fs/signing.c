@@ -293,9 +293,10 @@ static int rewrite(struct mfs_context *ctx, const char *b64)
 	if (ret < 0)
 		fuse_log(FUSE_LOG_ERR, "menderfs: %s: rewrite failed: %s\n",
 			 b64 ? "signing" : "removing the signature", err);
-	/* A target that is not the file mounted is named as such; every
-	 * other failure of the rewrite is an I/O error to the writer. */
-	return ret < 0 && ret != -ESTALE ? -EIO : ret;
+	/* A target that is not the file mounted, or a removal that
+	 * require_signature forbids, is named as such; every other failure
+	 * of the rewrite is an I/O error to the writer. */
+	return ret < 0 && ret != -ESTALE && ret != -EPERM ? -EIO : ret;
 }
 
 int mfs_signing_write(struct mfs_context *ctx, const char *text, size_t len)

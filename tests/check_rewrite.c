@@ -30,6 +30,7 @@
 #include "artifact/mount.h"
 #include "artifact/rewrite.h"
 #include "artifact/tree.h"
+#include "crypto/keys.h"
 #include "testutil.h"
 
 #define BLOCK		512
@@ -1013,6 +1014,78 @@ START_TEST(test_mount_lifecycle)
 }
 END_TEST
 
+/* require_signature: a file changed in place is shown only if it
+ * verifies; refused, it is judged once (EACCES at once after), and the
+ * signature is never removed (EPERM). */
+START_TEST(test_mount_required)
+{
+	struct mfs_mount m;
+	struct mfs_artifact *a, *shown;
+	struct mfs_tree *t = NULL;
+	struct mfs_key *pub = NULL;
+	const struct mfs_key *judging[1];
+	char *path, *sig, *pub_path;
+	uint64_t ino;
+	size_t len;
+
+	make_rootfs("a.mender", "gzip", 100 * TU_KIB, 22, NULL);
+	make_rootfs("b.mender", "gzip", 100 * TU_KIB, 23, NULL);
+	sig = openssl_sig("a.mender", "rsa.pem", "a.sig", &len);
+	pub_path = key("rsa.pub");
+	ck_assert_int_eq(mfs_key_load_public(pub_path, &pub, err,
+					     sizeof(err)), 0);
+	judging[0] = pub;
+	path = tu_path(dir, "a.mender");
+	a = open_in_dir("a.mender");
+	ck_assert_int_eq(mfs_tree_build(a, &t), 0);
+	ck_assert_int_eq(mfs_mount_init(&m, t, path, NULL, NULL, err,
+					sizeof(err)), 0);
+	mfs_mount_lock(&m);
+	ck_assert_int_eq(mfs_mount_set_signature(&m, sig, len, err,
+						 sizeof(err)), 0);
+	mfs_mount_unlock(&m);
+	tu_sh(dir, "cp a.mender signed.mender");
+	shown = mfs_mount_lock(&m);
+	ck_assert_int_eq(mfs_mount_judge_required(shown, judging, 1, err,
+						  sizeof(err)), 0);
+	mfs_mount_unlock(&m);
+	mfs_mount_require(&m, judging, 1);
+
+	mfs_mount_lock(&m);
+	ck_assert_int_eq(mfs_mount_set_signature(&m, NULL, 0, err,
+						 sizeof(err)), -EPERM);
+	mfs_mount_unlock(&m);
+	ck_assert_int_eq(mfs_tree_lookup(t, MFS_TREE_ROOT, "manifest.sig",
+					 &ino), 0);
+
+	/* Unsigned, in place: refused, and refused at once the next time. */
+	tu_sh(dir, "cat b.mender > a.mender");
+	ck_assert_int_eq(mfs_mount_refresh(&m, NULL, NULL, err, sizeof(err)),
+			 -EACCES);
+	ck_assert_msg(strncmp(err, "unsigned", 8) == 0, "%s", err);
+	ck_assert_int_eq(mfs_mount_refresh(&m, NULL, NULL, err, sizeof(err)),
+			 -EACCES);
+	ck_assert_str_eq(err, "");
+
+	/* Verified again, in place: shown. */
+	tu_sh(dir, "cat signed.mender > a.mender");
+	ck_assert_int_eq(mfs_mount_refresh(&m, NULL, NULL, err, sizeof(err)),
+			 1);
+	ck_assert_int_eq(mfs_tree_lookup(t, MFS_TREE_ROOT, "manifest.sig",
+					 &ino), 0);
+
+	mfs_mount_destroy(&m);
+	shown = mfs_tree_pin(t, NULL);
+	mfs_tree_unpin(t);
+	mfs_tree_destroy(t);
+	mfs_artifact_close(shown);
+	mfs_key_close(pub);
+	free(pub_path);
+	free(path);
+	free(sig);
+}
+END_TEST
+
 /* Never signed: an artifact failing its own checksums (EBADMSG). */
 START_TEST(test_mount_not_signable)
 {
@@ -1213,6 +1286,7 @@ static Suite *rewrite_suite(void)
 	tcase_add_test(tc, test_swap_layout);
 	tcase_add_test(tc, test_mount_lifecycle);
 	tcase_add_test(tc, test_mount_not_signable);
+	tcase_add_test(tc, test_mount_required);
 	tcase_add_test(tc, test_mkstemp_fallback);
 	tcase_add_test(tc, test_bad_arguments);
 	tcase_add_test(tc, test_cleanup);

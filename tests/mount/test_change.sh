@@ -302,8 +302,70 @@ EOF2
 	unmount_artifact "$MNT"
 }
 
+# require_signature judges every artifact the mount shows, not only the
+# first: an unsigned one copied over it, or one signed by another key,
+# serves nothing (EIO, the daemon goes on), a file held open reads EIO,
+# and a verified one copied over it again is shown.  The signature is
+# never removed (EPERM).
+test_required() {
+	local label="require_signature, cp unsigned over it" art held
+	art=$WORK/req.mender
+	cp "$FIXTURES/signed/rsa2048-gzip.mender" "$art"
+	mount_artifact "$art" "$MNT" -o "verify_key=$(pub rsa2048)" \
+		-o require_signature || return
+	expect_status "$label: before" verified
+	# truncate reports the failure (a shell's ': >' cannot: it
+	# ignores close's status).
+	if truncate -s 0 "$MNT/signature" 2>"$TEST_TMP/rm.err"; then
+		fail "require_signature: truncate -s 0 signature succeeded"
+	else
+		check "require_signature: truncate -s 0 signature fails with EPERM ($(cat "$TEST_TMP/rm.err"))" \
+			grep -q "not permitted" "$TEST_TMP/rm.err"
+	fi
+	: >"$MNT/signature" 2>/dev/null
+	check "require_signature: the signature stays" \
+		tar -tf "$art" manifest.sig
+	rm -f "$TEST_TMP/ready" "$TEST_TMP/go" "$TEST_TMP/held"
+	hold_open "$MNT/data/0000/rootfs.ext4" "$TEST_TMP/ready" "$TEST_TMP/go" "$TEST_TMP/held"
+	wait_for "$TEST_TMP/ready"
+	cp "$FIXTURES/unsigned/gzip.mender" "$art"
+	check "$label: listing the root fails" not_listable "$MNT"
+	check "$label: .verify cannot be read" not_readable "$MNT/.verify"
+	check "$label: the manifest cannot be read" not_readable "$MNT/manifest"
+	touch "$TEST_TMP/go"
+	wait_for "$TEST_TMP/held"
+	wait "$HOLD_PID"
+	held=$(cat "$TEST_TMP/held")
+	check "$label: a file opened before reads $held (want EIO)" [ "$held" = EIO ]
+	check "$label: the refusal is logged once" \
+		[ "$(grep -c 'cannot be shown' "$(daemon_log "$MNT")")" = 1 ]
+
+	label="require_signature, cp signed by another key over it"
+	cp "$FIXTURES/signed/ec256-lzma.mender" "$art"
+	check "$label: the manifest cannot be read" not_readable "$MNT/manifest"
+
+	label="require_signature, cp the verified one back"
+	cp "$FIXTURES/signed/rsa2048-gzip.mender" "$art"
+	expect_status "$label" verified
+	member_is "$label" "$art" manifest
+	unmount_artifact "$MNT"
+}
+
+not_listable() {
+	! ls "$1" >/dev/null 2>&1
+}
+
+not_readable() {
+	! cat "$1" >/dev/null 2>&1
+}
+
+daemon_log() {
+	printf '%s\n' "${DAEMON_LOG[$1]:-/dev/null}"
+}
+
 test_dd_notrunc
 test_linked_after_write
+test_required
 test_cp_over
 test_more_payloads
 test_moved_over
