@@ -232,6 +232,14 @@ int mfs_mount_set_signature(struct mfs_mount *m, const char *sig,
 			 strerror(-ret));
 		return ret;
 	}
+	/* Written in place since it was shown (the ctime says so even with
+	 * the size and mtime kept): what was judged is not what would be
+	 * copied.  The next request shows the new bytes; sign those. */
+	if (mfs_mount_changed(m)) {
+		snprintf(err, errlen, "the artifact changed on disk since it "
+			 "was shown");
+		return -ESTALE;
+	}
 	/* In place, the name must still hold the file mounted.  An output
 	 * written before is the file shown now, and the same holds; the
 	 * first time, whatever regular file is there is replaced. */

@@ -230,6 +230,49 @@ EOF
 	unmount_artifact "$MNT"
 }
 
+# Changed in place between the open of signature and the write of
+# "sign", size and mtime kept: what was judged is not what would be
+# copied, so nothing is written (ESTALE) and the file keeps the new bytes.
+test_changed_before_sign() {
+	local label="changed between open and sign" art tampered off got
+	art=$WORK/sign-changed.mender
+	cp "$FIXTURES/unsigned/gzip.mender" "$art"
+	tampered=$WORK/sign-changed-tampered.mender
+	cp "$art" "$tampered"
+	off=$(python3 - "$tampered" <<'EOF2'
+import sys, tarfile
+with tarfile.open(sys.argv[1]) as t:
+    m = t.getmember("data/0000.tar.gz")
+    print(m.offset_data + m.size - 12)
+EOF2
+	)
+	printf '\x00\x00\x00\x00' | dd of="$tampered" bs=1 seek="$off" conv=notrunc status=none
+	mount_artifact "$art" "$MNT" -o "sign_key=$K/rsa2048.pem" || return
+	got=$(python3 - "$MNT/signature" "$art" "$tampered" <<'EOF2'
+import errno, os, shutil, sys
+sig, art, tampered = sys.argv[1:]
+fd = os.open(sig, os.O_WRONLY)
+st = os.stat(art)
+with open(tampered, "rb") as src, open(art, "r+b") as dst:
+    shutil.copyfileobj(src, dst)
+os.utime(art, ns=(st.st_atime_ns, st.st_mtime_ns))
+try:
+    os.write(fd, b"sign\n")
+    print("OK")
+except OSError as e:
+    print(errno.errorcode.get(e.errno, str(e.errno)))
+try:
+    os.close(fd)
+except OSError:
+    pass
+EOF2
+	)
+	check "$label: write(2) gives $got (want ESTALE)" [ "$got" = ESTALE ]
+	check "$label: the artifact holds the new bytes, unsigned" \
+		cmp -s "$art" "$tampered"
+	unmount_artifact "$MNT"
+}
+
 # mv other A: not a change of the mounted file.
 test_moved_over() {
 	local label="mv other over it" art other sha
@@ -366,6 +409,7 @@ daemon_log() {
 test_dd_notrunc
 test_linked_after_write
 test_required
+test_changed_before_sign
 test_cp_over
 test_more_payloads
 test_moved_over
