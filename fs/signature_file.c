@@ -22,6 +22,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,6 +35,9 @@
 #define SIGNATURE_TEXT_MAX (64 * 1024)
 
 struct mfs_signature_handle {
+	/* Two threads of one writer may write through the same open at
+	 * once, and libfuse runs each on a thread of its own. */
+	pthread_mutex_t lock;	/* guards everything below */
 	bool truncated;		/* opened with O_TRUNC */
 	bool append;		/* opened with O_APPEND */
 	bool written;		/* a write came, even one that failed */
@@ -72,6 +76,7 @@ static void handle_free(struct mfs_context *ctx, struct mfs_signature_handle *h)
 	if (h->next)
 		h->next->prev = h->prev;
 	pthread_mutex_unlock(&ctx->sig_handles_lock);
+	pthread_mutex_destroy(&h->lock);
 	free(h);
 }
 
@@ -97,6 +102,7 @@ void mfs_signature_file_open(fuse_req_t req, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	pthread_mutex_init(&h->lock, NULL);
 	h->truncated = (fi->flags & O_TRUNC) != 0;
 	h->append = (fi->flags & O_APPEND) != 0;
 	handle_link(context_of(req), h);
@@ -120,6 +126,7 @@ void mfs_signature_file_write(fuse_req_t req, const char *buf, size_t size,
 	struct mfs_signature_handle *h = (void *)(uintptr_t)fi->fh;
 	int ret;
 
+	pthread_mutex_lock(&h->lock);
 	h->written = true;
 	if (h->done) {
 		/* After the text was acted on, only the rest of its last
@@ -142,6 +149,7 @@ void mfs_signature_file_write(fuse_req_t req, const char *buf, size_t size,
 		h->done_ret = ret;
 	}
 reply:
+	pthread_mutex_unlock(&h->lock);
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
@@ -153,6 +161,7 @@ void mfs_signature_file_flush(fuse_req_t req, struct fuse_file_info *fi)
 	struct mfs_signature_handle *h = (void *)(uintptr_t)fi->fh;
 	int ret = 0;
 
+	pthread_mutex_lock(&h->lock);
 	if (++h->flushes >= 2 && h->truncated && !h->written && !h->removed) {
 		h->removed = true;
 		ret = mfs_signing_remove(context_of(req));
@@ -160,6 +169,7 @@ void mfs_signature_file_flush(fuse_req_t req, struct fuse_file_info *fi)
 		/* Incomplete: nothing was changed, and the closer hears. */
 		ret = -EINVAL;
 	}
+	pthread_mutex_unlock(&h->lock);
 	fuse_reply_err(req, -ret);
 }
 
